@@ -121,9 +121,13 @@ export function kernelFor(backend: Backend, op: string) {
   const k = backend.kernels.get(op);
   if (k === undefined) {
     const known = opTable.has(op) ? '' : ' (it is not in the op table either)';
+    const hint =
+      backend.name === 'cpu'
+        ? ' Every op must have a CPU kernel: please report this as a bug.'
+        : ` Move the tensors to the CPU with await t.toAsync('cpu') to run it there.`;
     throw new GradfolioError(
       'KERNEL_MISSING',
-      `${op}: the '${backend.name}' backend has no kernel for this op${known}. Move the tensors to the CPU with .to('cpu') to run it there.`,
+      `${op}: the '${backend.name}' backend has no kernel for this op${known}.${hint}`,
       { op, device: backend.name },
     );
   }
