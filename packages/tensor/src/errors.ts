@@ -5,13 +5,15 @@
 
 const MARKER = Symbol.for('gradfolio.error');
 
-/** Every error code gradfolio produces. */
+/**
+ * Every error code the tensor core produces. Packages above it (autograd, data, ...) extend the set with
+ * their own codes (`GRAPH_FREED`, `PARSE_ERROR`, ...) through the same class.
+ */
 export type ErrorCode =
   | 'SHAPE_MISMATCH'
   | 'DTYPE_MISMATCH'
   | 'DEVICE_MISMATCH'
   | 'NOT_SCALAR'
-  | 'GRAPH_FREED'
   | 'BACKEND_UNAVAILABLE'
   | 'KERNEL_MISSING'
   | 'INVALID_ARGUMENT'
@@ -19,9 +21,7 @@ export type ErrorCode =
   | 'NOT_VIEWABLE'
   | 'SYNC_READ_UNAVAILABLE'
   | 'DISPOSED'
-  | 'INPLACE_ERROR'
   | 'LINALG_ERROR'
-  | 'PARSE_ERROR'
   | 'UNSUPPORTED';
 
 /** Structured details attached to an error. */
@@ -47,7 +47,7 @@ export interface ErrorDetails {
 export class GradfolioError extends Error {
   readonly [MARKER] = true;
   /** Machine-readable code. */
-  readonly code: ErrorCode;
+  readonly code: ErrorCode | (string & {});
   /** The op that failed, when there is one. */
   readonly op: string | undefined;
   /** Shapes involved, when relevant. */
@@ -55,7 +55,7 @@ export class GradfolioError extends Error {
   /** All structured details. */
   readonly details: ErrorDetails;
 
-  constructor(code: ErrorCode, message: string, details: ErrorDetails = {}, options?: { cause?: unknown }) {
+  constructor(code: ErrorCode | (string & {}), message: string, details: ErrorDetails = {}, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'GradfolioError';
     this.code = code;
