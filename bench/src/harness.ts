@@ -30,7 +30,12 @@ export async function measure(
   }
   times.sort((a, b) => a - b);
   const ms = times[Math.floor(times.length / 2)]!;
-  const r: BenchResult = { bench, impl, ms: Number(ms.toPrecision(4)), params: { ...params, runs: times.length } };
+  const r: BenchResult = {
+    bench,
+    impl,
+    ms: Number(ms.toPrecision(4)),
+    params: { ...params, runs: times.length },
+  };
   results.push(r);
   console.log(JSON.stringify(r));
   return r;

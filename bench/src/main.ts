@@ -64,7 +64,11 @@ async function benchElementwise(): Promise<void> {
     await measure('elementwise-chain', `tfjs-${backend}`, params, () =>
       tf.tidy(() =>
         tf
-          .sigmoid(tf.neg(tf.mul(tf.sqrt(tf.add(tf.abs(tf.sub(tf.tanh(tf.add(tf.mul(tx, 0.5), ty)), 0.25)), 1)), ty)))
+          .sigmoid(
+            tf.neg(
+              tf.mul(tf.sqrt(tf.add(tf.abs(tf.sub(tf.tanh(tf.add(tf.mul(tx, 0.5), ty)), 0.25)), 1)), ty),
+            ),
+          )
           .sum()
           .dataSync(),
       ),
@@ -79,27 +83,41 @@ async function benchDispatch(): Promise<void> {
   const params = { adds: count, size: 4 };
   const a = gf.tensor(new Float32Array([1, 2, 3, 4]));
   const b = gf.tensor(new Float32Array([0.5, 0.5, 0.5, 0.5]));
-  await measure('dispatch-1000-adds', 'gradfolio-cpu', params, () => {
-    let s = a;
-    for (let i = 0; i < count; i++) s = s.add(b);
-    return s.dataSync();
-  }, { runs: 31 });
+  await measure(
+    'dispatch-1000-adds',
+    'gradfolio-cpu',
+    params,
+    () => {
+      let s = a;
+      for (let i = 0; i < count; i++) s = s.add(b);
+      return s.dataSync();
+    },
+    { runs: 31 },
+  );
   for (const backend of ['wasm', 'cpu'] as const) {
     await useTf(backend);
     const ta = tf.tensor1d([1, 2, 3, 4]);
     const tb = tf.tensor1d([0.5, 0.5, 0.5, 0.5]);
-    await measure('dispatch-1000-adds', `tfjs-${backend}`, params, () =>
-      tf.tidy(() => {
-        let s = ta;
-        for (let i = 0; i < count; i++) s = tf.add(s, tb);
-        return s.dataSync();
-      }), { runs: 31 });
+    await measure(
+      'dispatch-1000-adds',
+      `tfjs-${backend}`,
+      params,
+      () =>
+        tf.tidy(() => {
+          let s = ta;
+          for (let i = 0; i < count; i++) s = tf.add(s, tb);
+          return s.dataSync();
+        }),
+      { runs: 31 },
+    );
     ta.dispose();
     tb.dispose();
   }
 }
 
-console.error(`gradfolio bench on ${process.platform}-${process.arch}, node ${process.version}, ${(await import('node:os')).cpus().length} cpus`);
+console.error(
+  `gradfolio bench on ${process.platform}-${process.arch}, node ${process.version}, ${(await import('node:os')).cpus().length} cpus`,
+);
 await benchDispatch();
 await benchElementwise();
 await benchMatmul(256);

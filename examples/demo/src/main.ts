@@ -37,7 +37,9 @@ const prices = closes.narrow(1, names.indexOf(assets[0]!), assets.length);
 const logp = prices.log();
 const rets = logp.narrow(0, 1, logp.size(0) - 1).sub(logp.narrow(0, 0, logp.size(0) - 1));
 const centered = rets.sub(rets.mean(0, { keepdim: true }));
-const cov = centered.T.matmul(centered).div(rets.size(0) - 1).mul(252);
+const cov = centered.T.matmul(centered)
+  .div(rets.size(0) - 1)
+  .mul(252);
 const raw = solve(cov, ones([assets.length], { dtype: 'float64' }));
 const weights = raw.div(raw.sum());
 const vol = weights.matmul(cov).matmul(weights).sqrt();
@@ -46,5 +48,10 @@ const annualReturn = rets.mean(0).mul(252).dot(weights);
 console.log(`\n${rets.size(0)} daily returns of ${assets.join(', ')}`);
 console.log('annualised covariance =', cov.toString());
 const w = weights.toArraySync() as number[];
-console.log('minimum-variance weights:', assets.map((n, i) => `${n} ${(100 * w[i]!).toFixed(1)}%`).join(', '));
-console.log(`expected annual return ${(100 * (annualReturn.itemSync() as number)).toFixed(2)}%, volatility ${(100 * (vol.itemSync() as number)).toFixed(2)}%`);
+console.log(
+  'minimum-variance weights:',
+  assets.map((n, i) => `${n} ${(100 * w[i]!).toFixed(1)}%`).join(', '),
+);
+console.log(
+  `expected annual return ${(100 * (annualReturn.itemSync() as number)).toFixed(2)}%, volatility ${(100 * (vol.itemSync() as number)).toFixed(2)}%`,
+);

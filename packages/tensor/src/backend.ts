@@ -1,5 +1,5 @@
-import type { DType, TypedArray } from './dtype.js';
 import { createCPUBackend } from './cpu/backend.js';
+import type { DType, TypedArray } from './dtype.js';
 import { GradfolioError } from './errors.js';
 import type { Shape } from './shape.js';
 
@@ -21,7 +21,11 @@ export interface TensorView {
  * contiguous from their offset, except for `copy` whose output may be any strided view. Kernels never
  * allocate outputs and never read data back synchronously, so an asynchronous GPU backend fits.
  */
-export type Kernel = (inputs: readonly TensorView[], outputs: readonly TensorView[], attrs: KernelAttrs) => void;
+export type Kernel = (
+  inputs: readonly TensorView[],
+  outputs: readonly TensorView[],
+  attrs: KernelAttrs,
+) => void;
 
 /** Attributes of a kernel call (dims, scalars, flags); plain JSON-like values. */
 export type KernelAttrs = Readonly<Record<string, unknown>>;

@@ -1,9 +1,9 @@
-import { Storage, getBackend, getDefaultDevice } from './backend.js';
+import { getBackend, getDefaultDevice, Storage } from './backend.js';
 import { allocTensor, kernelFor, viewOf } from './dispatch.js';
-import { type DType, type TypedArray, allocArray, checkDType, getDefaultDType, isFloating } from './dtype.js';
+import { allocArray, checkDType, type DType, getDefaultDType, isFloating, type TypedArray } from './dtype.js';
 import { GradfolioError } from './errors.js';
-import { type Generator, defaultGenerator } from './random.js';
-import { type Shape, contiguousStrides, numel } from './shape.js';
+import { defaultGenerator, type Generator } from './random.js';
+import { contiguousStrides, numel, type Shape } from './shape.js';
 import { type NestedArray, Tensor } from './tensor.js';
 
 /** Options shared by every factory. */
@@ -23,16 +23,27 @@ export interface RandomOptions extends TensorOptions {
 }
 
 /** Data accepted by `tensor()`. */
-export type TensorData = NestedArray | TypedArray | Int8Array | Int16Array | Uint16Array | Uint32Array | readonly NestedArray[];
+export type TensorData =
+  | NestedArray
+  | TypedArray
+  | Int8Array
+  | Int16Array
+  | Uint16Array
+  | Uint32Array
+  | readonly NestedArray[];
 
 function normShape(op: string, shape: number | readonly number[]): number[] {
   const s = typeof shape === 'number' ? [shape] : [...shape];
   for (const d of s) {
     if (!Number.isInteger(d) || d < 0) {
-      throw new GradfolioError('INVALID_ARGUMENT', `${op}: sizes must be non-negative integers, got [${s.join(', ')}]`, {
-        op,
-        shape: s,
-      });
+      throw new GradfolioError(
+        'INVALID_ARGUMENT',
+        `${op}: sizes must be non-negative integers, got [${s.join(', ')}]`,
+        {
+          op,
+          shape: s,
+        },
+      );
     }
   }
   return s;
@@ -44,7 +55,12 @@ function finish(t: Tensor, options: TensorOptions | undefined): Tensor {
 }
 
 /** Uploads host data as a contiguous tensor. @internal */
-export function fromHost(data: TypedArray, shape: Shape, dtype: DType, device: string = getDefaultDevice()): Tensor {
+export function fromHost(
+  data: TypedArray,
+  shape: Shape,
+  dtype: DType,
+  device: string = getDefaultDevice(),
+): Tensor {
   const backend = getBackend(device);
   const unsupported = backend.unsupportedDType?.(dtype);
   if (unsupported !== undefined) throw new GradfolioError('DTYPE_MISMATCH', unsupported, { dtype, device });
@@ -163,7 +179,11 @@ export function zeros(shape: number | readonly number[], options: TensorOptions 
  * full([2], 0.5);           // float32
  * ```
  */
-export function full(shape: number | readonly number[], value: number | boolean, options: TensorOptions = {}): Tensor {
+export function full(
+  shape: number | readonly number[],
+  value: number | boolean,
+  options: TensorOptions = {},
+): Tensor {
   const s = normShape('full', shape);
   const dtype =
     options.dtype !== undefined
@@ -237,9 +257,13 @@ export function arange(a: number, b?: number | TensorOptions, c?: number, d?: Te
     options = b ?? {};
   }
   if (step === 0 || !Number.isFinite(step) || !Number.isFinite(start) || !Number.isFinite(end)) {
-    throw new GradfolioError('INVALID_ARGUMENT', `arange: step must be non-zero and bounds finite (start=${start}, end=${end}, step=${step})`, {
-      op: 'arange',
-    });
+    throw new GradfolioError(
+      'INVALID_ARGUMENT',
+      `arange: step must be non-zero and bounds finite (start=${start}, end=${end}, step=${step})`,
+      {
+        op: 'arange',
+      },
+    );
   }
   if ((end - start) * step < 0) {
     throw new GradfolioError(
@@ -269,9 +293,13 @@ export function arange(a: number, b?: number | TensorOptions, c?: number, d?: Te
  */
 export function linspace(start: number, end: number, steps: number, options: TensorOptions = {}): Tensor {
   if (!Number.isInteger(steps) || steps < 0) {
-    throw new GradfolioError('INVALID_ARGUMENT', `linspace: number of steps must be a non-negative integer, got ${steps}`, {
-      op: 'linspace',
-    });
+    throw new GradfolioError(
+      'INVALID_ARGUMENT',
+      `linspace: number of steps must be a non-negative integer, got ${steps}`,
+      {
+        op: 'linspace',
+      },
+    );
   }
   const dtype = options.dtype === undefined ? getDefaultDType() : checkDType(options.dtype, 'linspace');
   const arr = allocArray(dtype, steps);
@@ -301,11 +329,19 @@ export function eye(n: number, m: number | TensorOptions = n, options: TensorOpt
   return finish(fromHost(arr, [n, m], dtype, options.device), options);
 }
 
-function randomFloat(op: string, shape: number | readonly number[], options: RandomOptions, draw: (g: Generator, f32: boolean) => number): Tensor {
+function randomFloat(
+  op: string,
+  shape: number | readonly number[],
+  options: RandomOptions,
+  draw: (g: Generator, f32: boolean) => number,
+): Tensor {
   const s = normShape(op, shape);
   const dtype = options.dtype === undefined ? getDefaultDType() : checkDType(options.dtype, op);
   if (!isFloating(dtype)) {
-    throw new GradfolioError('DTYPE_MISMATCH', `${op}: expected a floating dtype, got ${dtype}`, { op, dtype });
+    throw new GradfolioError('DTYPE_MISMATCH', `${op}: expected a floating dtype, got ${dtype}`, {
+      op,
+      dtype,
+    });
   }
   const g = options.generator ?? defaultGenerator;
   const n = numel(s);
@@ -345,9 +381,17 @@ export function randn(shape: number | readonly number[], options: RandomOptions 
  * normal(0, 0.01, [3]);
  * ```
  */
-export function normal(mean: number, std: number, shape: number | readonly number[], options: RandomOptions = {}): Tensor {
+export function normal(
+  mean: number,
+  std: number,
+  shape: number | readonly number[],
+  options: RandomOptions = {},
+): Tensor {
   if (!(std >= 0)) {
-    throw new GradfolioError('INVALID_ARGUMENT', `normal: expected std >= 0.0, got ${std}`, { op: 'normal', std });
+    throw new GradfolioError('INVALID_ARGUMENT', `normal: expected std >= 0.0, got ${std}`, {
+      op: 'normal',
+      std,
+    });
   }
   return randomFloat('normal', shape, options, (g) => mean + std * g.nextNormal());
 }
@@ -359,11 +403,20 @@ export function normal(mean: number, std: number, shape: number | readonly numbe
  * randint(0, 10, [5]);
  * ```
  */
-export function randint(low: number, high: number, shape: number | readonly number[], options: RandomOptions = {}): Tensor {
+export function randint(
+  low: number,
+  high: number,
+  shape: number | readonly number[],
+  options: RandomOptions = {},
+): Tensor {
   if (!Number.isInteger(low) || !Number.isInteger(high) || high <= low) {
-    throw new GradfolioError('INVALID_ARGUMENT', `randint: expected integers with low < high, got low=${low}, high=${high}`, {
-      op: 'randint',
-    });
+    throw new GradfolioError(
+      'INVALID_ARGUMENT',
+      `randint: expected integers with low < high, got low=${low}, high=${high}`,
+      {
+        op: 'randint',
+      },
+    );
   }
   const s = normShape('randint', shape);
   const dtype = options.dtype === undefined ? 'int32' : checkDType(options.dtype, 'randint');
@@ -393,7 +446,10 @@ export function randperm(n: number, options: RandomOptions = {}): Tensor {
     perm[i] = perm[j]!;
     perm[j] = tmp;
   }
-  return finish(fromHost(dtype === 'int32' ? perm : castArray(perm, dtype), [n], dtype, options.device), options);
+  return finish(
+    fromHost(dtype === 'int32' ? perm : castArray(perm, dtype), [n], dtype, options.device),
+    options,
+  );
 }
 
 /** Uniform samples shaped like `t`. @example `randLike(w)` */

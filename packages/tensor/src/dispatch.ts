@@ -1,8 +1,8 @@
-import { type Backend, type KernelAttrs, Storage, type TensorView, getBackend } from './backend.js';
+import { type Backend, type KernelAttrs, Storage, type TensorView } from './backend.js';
 import type { DType } from './dtype.js';
-import { GradfolioError, fmtShape } from './errors.js';
+import { fmtShape, GradfolioError } from './errors.js';
 import { opTable } from './ops/table.js';
-import { type Shape, contiguousStrides, numel } from './shape.js';
+import { contiguousStrides, numel, type Shape } from './shape.js';
 import { Tensor } from './tensor.js';
 
 /**
@@ -75,7 +75,12 @@ export function getAutogradHook(): AutogradHook | undefined {
 }
 
 /** Records `rec` with autograd when grad mode is on and an input requires grad. @internal */
-export function record(op: string, inputs: readonly Tensor[], outputs: readonly Tensor[], attrs: KernelAttrs = {}): void {
+export function record(
+  op: string,
+  inputs: readonly Tensor[],
+  outputs: readonly Tensor[],
+  attrs: KernelAttrs = {},
+): void {
   if (hook === undefined) return;
   let needs = false;
   for (const t of inputs) if (t.requiresGrad) needs = true;
@@ -162,8 +167,12 @@ export function copyInto(dst: Tensor, src: Tensor): void {
 
 /** Shape check helper producing PyTorch-like messages. @internal */
 export function shapeError(op: string, message: string, ...shapes: Shape[]): GradfolioError {
-  return new GradfolioError('SHAPE_MISMATCH', `${op}: ${message} (got ${shapes.map(fmtShape).join(' and ')})`, {
-    op,
-    shapes,
-  });
+  return new GradfolioError(
+    'SHAPE_MISMATCH',
+    `${op}: ${message} (got ${shapes.map(fmtShape).join(' and ')})`,
+    {
+      op,
+      shapes,
+    },
+  );
 }

@@ -31,7 +31,7 @@ export function allocArray(dtype: DType, size: number): TypedArray {
 }
 
 /** The typed array constructor for `dtype`. @internal */
-export function arrayCtor(dtype: DType): typeof CTORS[DType] {
+export function arrayCtor(dtype: DType): (typeof CTORS)[DType] {
   return CTORS[dtype];
 }
 
@@ -80,7 +80,11 @@ let defaultFloat: 'float32' | 'float64' = 'float32';
  */
 export function setDefaultDType(dtype: 'float32' | 'float64'): void {
   if (dtype !== 'float32' && dtype !== 'float64') {
-    throw new GradfolioError('INVALID_ARGUMENT', `setDefaultDType: only float32 or float64 can be the default, got ${dtype}`, { dtype });
+    throw new GradfolioError(
+      'INVALID_ARGUMENT',
+      `setDefaultDType: only float32 or float64 can be the default, got ${dtype}`,
+      { dtype },
+    );
   }
   defaultFloat = dtype;
 }

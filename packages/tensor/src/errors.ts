@@ -55,7 +55,12 @@ export class GradfolioError extends Error {
   /** All structured details. */
   readonly details: ErrorDetails;
 
-  constructor(code: ErrorCode | (string & {}), message: string, details: ErrorDetails = {}, options?: { cause?: unknown }) {
+  constructor(
+    code: ErrorCode | (string & {}),
+    message: string,
+    details: ErrorDetails = {},
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
     this.name = 'GradfolioError';
     this.code = code;

@@ -7,45 +7,19 @@
 
 export {
   type Backend,
-  type Kernel,
-  type KernelAttrs,
-  type TensorView,
-  Storage,
   getBackend,
   getDefaultDevice,
   hasBackend,
+  type Kernel,
+  type KernelAttrs,
   registerBackend,
+  Storage,
   setDefaultDevice,
+  type TensorView,
 } from './backend.js';
 export { createCPUBackend } from './cpu/backend.js';
 export { setGemmThreads } from './cpu/gemm/index.js';
 export {
-  type AutogradHook,
-  type BackwardOptions,
-  type OpRecord,
-  getAutogradHook,
-  setAutogradHook,
-} from './dispatch.js';
-export {
-  type DType,
-  type TypedArray,
-  DTYPES,
-  getDefaultDType,
-  isFloating,
-  itemSize,
-  promoteTypes,
-  setDefaultDType,
-} from './dtype.js';
-export { type ErrorCode, type ErrorDetails, GradfolioError } from './errors.js';
-export { type FormatOptions, formatTensor, getPrintOptions, setPrintOptions } from './format.js';
-export { type OpDef, type OpKind, type OpTag, opTable, primitiveOps } from './ops/table.js';
-export { type Shape, broadcastShapes, numel } from './shape.js';
-export { Generator, defaultGenerator, manualSeed } from './random.js';
-export { type GradFnLike, type NestedArray, type ReduceOptions, type ShapeArgs, Tensor, type TensorLike } from './tensor.js';
-export {
-  type RandomOptions,
-  type TensorData,
-  type TensorOptions,
   arange,
   empty,
   emptyLike,
@@ -56,16 +30,39 @@ export {
   normal,
   ones,
   onesLike,
+  type RandomOptions,
   rand,
   randint,
   randLike,
   randn,
   randnLike,
   randperm,
+  type TensorData,
+  type TensorOptions,
   tensor,
   zeros,
   zerosLike,
 } from './creation.js';
+export {
+  type AutogradHook,
+  type BackwardOptions,
+  getAutogradHook,
+  type OpRecord,
+  setAutogradHook,
+} from './dispatch.js';
+export {
+  DTYPES,
+  type DType,
+  getDefaultDType,
+  isFloating,
+  itemSize,
+  promoteTypes,
+  setDefaultDType,
+  type TypedArray,
+} from './dtype.js';
+export { type ErrorCode, type ErrorDetails, GradfolioError } from './errors.js';
+export { type FormatOptions, formatTensor, getPrintOptions, setPrintOptions } from './format.js';
+export { addmm, bmm, cholesky, dot, inverse, linalg, matmul, mm, outer, solve } from './ops/linalg.js';
 export {
   abs,
   add,
@@ -137,9 +134,7 @@ export {
   sum,
   variance,
 } from './ops/reduce.js';
-export { addmm, bmm, cholesky, dot, inverse, linalg, matmul, mm, outer, solve } from './ops/linalg.js';
 export {
-  type PadMode,
   cat,
   chunk,
   clone,
@@ -149,6 +144,7 @@ export {
   indexSelect,
   maskedFill,
   nonzero,
+  type PadMode,
   pad,
   repeat,
   scatter,
@@ -160,17 +156,18 @@ export {
   tril,
   triu,
 } from './ops/shape.js';
+export { type OpDef, type OpKind, type OpTag, opTable, primitiveOps } from './ops/table.js';
 export {
-  type IndexSpec,
-  type Slice,
   broadcastTo,
   diagonal,
   expand,
   flatten,
+  type IndexSpec,
   index,
   narrow,
   permute,
   reshape,
+  type Slice,
   select,
   slice,
   squeeze,
@@ -179,3 +176,13 @@ export {
   unsqueeze,
   view,
 } from './ops/views.js';
+export { defaultGenerator, Generator, manualSeed } from './random.js';
+export { broadcastShapes, numel, type Shape } from './shape.js';
+export {
+  type GradFnLike,
+  type NestedArray,
+  type ReduceOptions,
+  type ShapeArgs,
+  Tensor,
+  type TensorLike,
+} from './tensor.js';

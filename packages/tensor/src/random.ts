@@ -28,11 +28,16 @@ export class Generator {
    * ```
    */
   manualSeed(seed: number | bigint): this {
-    const s = typeof seed === 'bigint' ? Number(seed & 0xffffffffn) ^ Number((seed >> 32n) & 0xffffffffn) : seed;
+    const s =
+      typeof seed === 'bigint' ? Number(seed & 0xffffffffn) ^ Number((seed >> 32n) & 0xffffffffn) : seed;
     if (!Number.isFinite(s)) {
-      throw new GradfolioError('INVALID_ARGUMENT', `manualSeed: seed must be a finite number, got ${String(seed)}`, {
-        op: 'manualSeed',
-      });
+      throw new GradfolioError(
+        'INVALID_ARGUMENT',
+        `manualSeed: seed must be a finite number, got ${String(seed)}`,
+        {
+          op: 'manualSeed',
+        },
+      );
     }
     this.#seed = Math.floor(s);
     let x = this.#seed >>> 0;
@@ -61,7 +66,11 @@ export class Generator {
   /** Restores a state from `getState()`. @example `g.setState(s)` */
   setState(state: readonly number[]): this {
     if (state.length !== 5) {
-      throw new GradfolioError('INVALID_ARGUMENT', `setState: expected a state of 5 numbers, got ${state.length}`, { op: 'setState' });
+      throw new GradfolioError(
+        'INVALID_ARGUMENT',
+        `setState: expected a state of 5 numbers, got ${state.length}`,
+        { op: 'setState' },
+      );
     }
     for (let i = 0; i < 4; i++) this.#s[i] = state[i]! >>> 0;
     const spare = state[4]!;

@@ -1,4 +1,4 @@
-import { GradfolioError, fmtShape } from './errors.js';
+import { fmtShape, GradfolioError } from './errors.js';
 
 /** A tensor's shape: a list of non-negative sizes. */
 export type Shape = readonly number[];
@@ -52,10 +52,14 @@ export function normDims(dims: readonly number[], ndim: number, op: string): num
   const seen = new Set<number>();
   for (const d of out) {
     if (seen.has(d)) {
-      throw new GradfolioError('INVALID_ARGUMENT', `${op}: dim ${d} appears multiple times in the list of dims`, {
-        op,
-        dims: [...dims],
-      });
+      throw new GradfolioError(
+        'INVALID_ARGUMENT',
+        `${op}: dim ${d} appears multiple times in the list of dims`,
+        {
+          op,
+          dims: [...dims],
+        },
+      );
     }
     seen.add(d);
   }
@@ -103,26 +107,38 @@ export function inferShape(op: string, requested: readonly number[], total: numb
   for (let i = 0; i < requested.length; i++) {
     const s = requested[i]!;
     if (s === -1) {
-      if (infer >= 0) throw new GradfolioError('INVALID_ARGUMENT', `${op}: only one dimension can be inferred`, { op });
+      if (infer >= 0)
+        throw new GradfolioError('INVALID_ARGUMENT', `${op}: only one dimension can be inferred`, { op });
       infer = i;
     } else if (!Number.isInteger(s) || s < 0) {
-      throw new GradfolioError('INVALID_ARGUMENT', `${op}: invalid shape dimension ${s}`, { op, shape: [...requested] });
+      throw new GradfolioError('INVALID_ARGUMENT', `${op}: invalid shape dimension ${s}`, {
+        op,
+        shape: [...requested],
+      });
     } else known *= s;
   }
   const out = [...requested];
   if (infer >= 0) {
     if (known === 0 || total % known !== 0) {
-      throw new GradfolioError('SHAPE_MISMATCH', `${op}: shape '${fmtShape(requested)}' is invalid for input of size ${total}`, {
-        op,
-        shapes: [from, requested],
-      });
+      throw new GradfolioError(
+        'SHAPE_MISMATCH',
+        `${op}: shape '${fmtShape(requested)}' is invalid for input of size ${total}`,
+        {
+          op,
+          shapes: [from, requested],
+        },
+      );
     }
     out[infer] = total / known;
   } else if (known !== total) {
-    throw new GradfolioError('SHAPE_MISMATCH', `${op}: shape '${fmtShape(requested)}' is invalid for input of size ${total}`, {
-      op,
-      shapes: [from, requested],
-    });
+    throw new GradfolioError(
+      'SHAPE_MISMATCH',
+      `${op}: shape '${fmtShape(requested)}' is invalid for input of size ${total}`,
+      {
+        op,
+        shapes: [from, requested],
+      },
+    );
   }
   return out;
 }

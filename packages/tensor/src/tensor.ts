@@ -1,14 +1,14 @@
-import { type Backend, Storage, getBackend } from './backend.js';
+import { type Backend, getBackend, Storage } from './backend.js';
 import { type BackwardOptions, copyInto, getAutogradHook, viewOf } from './dispatch.js';
-import { type DType, type TypedArray, checkDType, isFloating } from './dtype.js';
-import { GradfolioError, fmtShape } from './errors.js';
+import { checkDType, type DType, isFloating, type TypedArray } from './dtype.js';
+import { fmtShape, GradfolioError } from './errors.js';
 import { formatTensor } from './format.js';
 import * as L from './ops/linalg.js';
 import * as P from './ops/pointwise.js';
 import * as R from './ops/reduce.js';
 import * as S from './ops/shape.js';
 import * as V from './ops/views.js';
-import { type Shape, contiguousStrides, isContiguous, numel } from './shape.js';
+import { contiguousStrides, isContiguous, numel, type Shape } from './shape.js';
 
 /** A scalar or a tensor: what binary ops accept as their other operand. */
 export type TensorLike = Tensor | number | boolean;
@@ -77,7 +77,13 @@ export class Tensor {
   #requiresGrad = false;
   #disposed = false;
 
-  private constructor(storage: Storage, shape: Shape, strides: readonly number[], offset: number, dtype: DType) {
+  private constructor(
+    storage: Storage,
+    shape: Shape,
+    strides: readonly number[],
+    offset: number,
+    dtype: DType,
+  ) {
     this.storage = storage;
     this.shape = shape;
     this.strides = strides;
@@ -87,7 +93,13 @@ export class Tensor {
   }
 
   /** Wraps storage the caller already owns one reference of. @internal */
-  static _fromStorage(storage: Storage, shape: Shape, strides: readonly number[], offset: number, dtype: DType): Tensor {
+  static _fromStorage(
+    storage: Storage,
+    shape: Shape,
+    strides: readonly number[],
+    offset: number,
+    dtype: DType,
+  ): Tensor {
     return new Tensor(storage, shape, strides, offset, dtype);
   }
 
@@ -243,9 +255,13 @@ export class Tensor {
   retainGrad(): void {
     const h = getAutogradHook();
     if (h?.retainGrad === undefined) {
-      throw new GradfolioError('UNSUPPORTED', "retainGrad: autograd is not installed; import '@gradfolio/autograd' first", {
-        op: 'retainGrad',
-      });
+      throw new GradfolioError(
+        'UNSUPPORTED',
+        "retainGrad: autograd is not installed; import '@gradfolio/autograd' first",
+        {
+          op: 'retainGrad',
+        },
+      );
     }
     h.retainGrad(this);
   }
@@ -301,10 +317,14 @@ export class Tensor {
   /** @internal */
   assertAlive(op: string): void {
     if (this.#disposed) {
-      throw new GradfolioError('DISPOSED', `${op}: the tensor of shape ${fmtShape(this.shape)} was disposed`, {
-        op,
-        shapes: [this.shape],
-      });
+      throw new GradfolioError(
+        'DISPOSED',
+        `${op}: the tensor of shape ${fmtShape(this.shape)} was disposed`,
+        {
+          op,
+          shapes: [this.shape],
+        },
+      );
     }
   }
 
@@ -772,11 +792,17 @@ export class Tensor {
     return R.prod(this, dim, options);
   }
   /** Variance with `correction` (1 = unbiased, PyTorch's default). @example `x.var(1, { correction: 0 })` */
-  var(dim?: number | readonly number[], options?: ReduceOptions & { correction?: number; unbiased?: boolean }): Tensor {
+  var(
+    dim?: number | readonly number[],
+    options?: ReduceOptions & { correction?: number; unbiased?: boolean },
+  ): Tensor {
     return R.variance(this, dim, options);
   }
   /** Standard deviation. @example `x.std(1, { correction: 0 })` */
-  std(dim?: number | readonly number[], options?: ReduceOptions & { correction?: number; unbiased?: boolean }): Tensor {
+  std(
+    dim?: number | readonly number[],
+    options?: ReduceOptions & { correction?: number; unbiased?: boolean },
+  ): Tensor {
     return R.std(this, dim, options);
   }
   /**
@@ -917,15 +943,22 @@ export class Tensor {
   }
   /** Reverses all dims (PyTorch's `.T`; for 2-D the transpose). @example `w.T` */
   get T(): Tensor {
-    return V.permute(this, this.shape.map((_, i) => this.ndim - 1 - i));
+    return V.permute(
+      this,
+      this.shape.map((_, i) => this.ndim - 1 - i),
+    );
   }
   /** Transposes the last two dims. @example `batch.mT` */
   get mT(): Tensor {
     if (this.ndim < 2) {
-      throw new GradfolioError('INVALID_ARGUMENT', `mT: tensor must have at least 2 dimensions (got ${this.ndim})`, {
-        op: 'mT',
-        shapes: [this.shape],
-      });
+      throw new GradfolioError(
+        'INVALID_ARGUMENT',
+        `mT: tensor must have at least 2 dimensions (got ${this.ndim})`,
+        {
+          op: 'mT',
+          shapes: [this.shape],
+        },
+      );
     }
     return V.transpose(this, -2, -1);
   }
@@ -1045,7 +1078,8 @@ export class Tensor {
 
 function parseTo(target: string | { device?: string; dtype?: DType }): { device?: string; dtype?: DType } {
   if (typeof target === 'string') {
-    if (target === 'float32' || target === 'float64' || target === 'int32' || target === 'bool') return { dtype: target };
+    if (target === 'float32' || target === 'float64' || target === 'int32' || target === 'bool')
+      return { dtype: target };
     return { device: target };
   }
   const out: { device?: string; dtype?: DType } = {};
@@ -1057,11 +1091,13 @@ function parseTo(target: string | { device?: string; dtype?: DType }): { device?
 function transfer(t: Tensor, data: TypedArray, device: string): Tensor {
   const backend = getBackend(device);
   const unsupported = backend.unsupportedDType?.(t.dtype);
-  if (unsupported !== undefined) throw new GradfolioError('DTYPE_MISMATCH', unsupported, { op: 'to', dtype: t.dtype, device });
+  if (unsupported !== undefined)
+    throw new GradfolioError('DTYPE_MISMATCH', unsupported, { op: 'to', dtype: t.dtype, device });
   const storage = new Storage(backend, backend.upload(data, t.dtype), t.dtype, data.length);
   const out = Tensor._fromStorage(storage, t.shape, contiguousStrides(t.shape), 0, t.dtype);
   const h = getAutogradHook();
-  if (h !== undefined && t.requiresGrad && h.isGradEnabled()) h.record({ op: 'to', inputs: [t], outputs: [out], attrs: { device } });
+  if (h !== undefined && t.requiresGrad && h.isGradEnabled())
+    h.record({ op: 'to', inputs: [t], outputs: [out], attrs: { device } });
   return out;
 }
 

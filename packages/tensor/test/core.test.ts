@@ -1,19 +1,19 @@
 /** Core behaviour: creation, dtype promotion, in-place ops, reading data, devices, memory. */
 import { describe, expect, it } from 'vitest';
 import {
-  Generator,
-  Tensor,
   arange,
   eye,
   full,
+  Generator,
   getDefaultDType,
   linspace,
   manualSeed,
   ones,
   rand,
   randn,
-  setDefaultDType,
   setAutogradHook,
+  setDefaultDType,
+  Tensor,
   tensor,
   where,
   zeros,
@@ -123,8 +123,12 @@ describe('in-place ops', () => {
     ]);
   });
   it('reject results that do not fit the target', () => {
-    expect(() => zeros([3]).add_(ones([2, 3]))).toThrow(/output with shape \[3\] doesn't match the broadcast shape \[2, 3\]/);
-    expect(() => tensor([1, 2]).add_(0.5)).toThrow(/result type float32 can't be cast to the desired output type int32/);
+    expect(() => zeros([3]).add_(ones([2, 3]))).toThrow(
+      /output with shape \[3\] doesn't match the broadcast shape \[2, 3\]/,
+    );
+    expect(() => tensor([1, 2]).add_(0.5)).toThrow(
+      /result type float32 can't be cast to the desired output type int32/,
+    );
   });
   it('advanced index assignment', () => {
     const x = arange(6, { dtype: 'float32' }).reshape(2, 3);
@@ -168,7 +172,11 @@ describe('the autograd hook', () => {
       const x = randn([2, 3]);
       const y = x.matmul(w.T).sum(1);
       expect(y.requiresGrad).toBe(true);
-      expect(seen).toEqual(['permute:4x3:{"dims":[1,0]}', 'matmul:2x3,3x4:{}', 'sum:2x4:{"dims":[1],"keepdim":false}']);
+      expect(seen).toEqual([
+        'permute:4x3:{"dims":[1,0]}',
+        'matmul:2x3,3x4:{}',
+        'sum:2x4:{"dims":[1],"keepdim":false}',
+      ]);
     } finally {
       setAutogradHook(undefined);
     }

@@ -2,10 +2,10 @@
 import { describe, expect, it } from 'vitest';
 import {
   type Backend,
-  GradfolioError,
   cat,
   cholesky,
   createCPUBackend,
+  GradfolioError,
   getBackend,
   inverse,
   ones,
@@ -40,14 +40,18 @@ describe('error codes', () => {
   it('SHAPE_MISMATCH names the op and both shapes', () => {
     const e = codeOf(() => randn([2, 3]).add(randn([4, 3])));
     expect(e.code).toBe('SHAPE_MISMATCH');
-    expect(e.message).toBe('add: shapes [2, 3] and [4, 3] cannot be broadcast together: size 2 does not match size 4 at dimension -2');
+    expect(e.message).toBe(
+      'add: shapes [2, 3] and [4, 3] cannot be broadcast together: size 2 does not match size 4 at dimension -2',
+    );
     expect(e.err.op).toBe('add');
     expect(e.err.shapes).toEqual([
       [2, 3],
       [4, 3],
     ]);
     const m = codeOf(() => randn([2, 3]).matmul(randn([4, 5])));
-    expect(m.message).toBe('matmul: mat1 and mat2 shapes cannot be multiplied (2x3 and 4x5); full shapes [2, 3] and [4, 5]');
+    expect(m.message).toBe(
+      'matmul: mat1 and mat2 shapes cannot be multiplied (2x3 and 4x5); full shapes [2, 3] and [4, 5]',
+    );
     expect(codeOf(() => cat([zeros([2, 3]), zeros([2, 4])], 0)).message).toContain(
       'cat: sizes of tensors must match except in dimension 0',
     );
@@ -57,7 +61,9 @@ describe('error codes', () => {
   it('DTYPE_MISMATCH', () => {
     const e = codeOf(() => tensor([1, 2]).requiresGrad_());
     expect(e.code).toBe('DTYPE_MISMATCH');
-    expect(e.message).toBe('requiresGrad: only tensors of floating point dtype can require gradients (got int32)');
+    expect(e.message).toBe(
+      'requiresGrad: only tensors of floating point dtype can require gradients (got int32)',
+    );
     const m = codeOf(() => randn([2, 2]).matmul(randn([2, 2], { dtype: 'float64' })));
     expect(m.code).toBe('DTYPE_MISMATCH');
     expect(m.message).toContain('expected both operands to have the same dtype, but got float32 and float64');
@@ -100,14 +106,18 @@ describe('error codes', () => {
     const e = codeOf(() => randn([2, 3]).clamp());
     expect(e.code).toBe('INVALID_ARGUMENT');
     expect(e.message).toBe("clamp: at least one of 'min' or 'max' must not be None");
-    expect(codeOf(() => randn([2, 3]).sum([0, 0])).message).toBe('sum: dim 0 appears multiple times in the list of dims');
+    expect(codeOf(() => randn([2, 3]).sum([0, 0])).message).toBe(
+      'sum: dim 0 appears multiple times in the list of dims',
+    );
   });
 
   it('INDEX_OUT_OF_RANGE', () => {
     const e = codeOf(() => randn([2, 3]).sum(2));
     expect(e.code).toBe('INDEX_OUT_OF_RANGE');
     expect(e.message).toBe('sum: dimension out of range (expected to be in range of [-2, 1], but got 2)');
-    expect(codeOf(() => randn([2, 3]).index(5)).message).toBe('select: index 5 is out of bounds for dimension 0 with size 2');
+    expect(codeOf(() => randn([2, 3]).index(5)).message).toBe(
+      'select: index 5 is out of bounds for dimension 0 with size 2',
+    );
     expect(codeOf(() => randn([2, 3]).index(0, 0, 0)).message).toBe(
       'index: too many indices for tensor of dimension 2 (got 3, shape [2, 3])',
     );
@@ -124,7 +134,9 @@ describe('error codes', () => {
     const t = randn([2]).to('asynconly');
     const e = codeOf(() => t.dataSync());
     expect(e.code).toBe('SYNC_READ_UNAVAILABLE');
-    expect(e.message).toBe("dataSync: the 'asynconly' backend cannot read synchronously; use 'await t.data()' instead");
+    expect(e.message).toBe(
+      "dataSync: the 'asynconly' backend cannot read synchronously; use 'await t.data()' instead",
+    );
     expect(codeOf(() => t.to('cpu')).message).toContain("await t.toAsync('cpu')");
     expect((await t.toAsync('cpu')).device).toBe('cpu');
   });
@@ -166,7 +178,10 @@ describe('error codes', () => {
   });
 
   it('isInstance works across copies through the Symbol.for marker', () => {
-    const foreign = Object.assign(new Error('x'), { [Symbol.for('gradfolio.error')]: true, code: 'SHAPE_MISMATCH' });
+    const foreign = Object.assign(new Error('x'), {
+      [Symbol.for('gradfolio.error')]: true,
+      code: 'SHAPE_MISMATCH',
+    });
     expect(GradfolioError.isInstance(foreign)).toBe(true);
     expect(GradfolioError.isInstance(new Error('x'))).toBe(false);
     expect(getBackend('cpu').name).toBe('cpu');

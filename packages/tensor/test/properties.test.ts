@@ -4,7 +4,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { GradfolioError, Tensor, add, arange, broadcastShapes, tensor } from '../src/index.js';
+import { add, arange, broadcastShapes, GradfolioError, type Tensor, tensor } from '../src/index.js';
 
 interface Ref {
   shape: number[];
@@ -83,20 +83,24 @@ describe('broadcasting (property)', () => {
 
   it('incompatible shapes fail with SHAPE_MISMATCH naming both shapes', () => {
     fc.assert(
-      fc.property(shapeArb.filter((s) => s.length > 0), fc.integer({ min: 0, max: 3 }), (s, k) => {
-        const d = k % s.length;
-        const other = [...s];
-        other[d] = s[d]! + 1 === 1 ? 2 : s[d]! + 1;
-        if (s[d] === 1) return; // 1 broadcasts with anything
-        try {
-          broadcastShapes('add', s, other);
-          expect.unreachable();
-        } catch (e) {
-          expect(GradfolioError.isInstance(e) && e.code).toBe('SHAPE_MISMATCH');
-          expect((e as Error).message).toContain(`[${s.join(', ')}]`);
-          expect((e as Error).message).toContain(`[${other.join(', ')}]`);
-        }
-      }),
+      fc.property(
+        shapeArb.filter((s) => s.length > 0),
+        fc.integer({ min: 0, max: 3 }),
+        (s, k) => {
+          const d = k % s.length;
+          const other = [...s];
+          other[d] = s[d]! + 1 === 1 ? 2 : s[d]! + 1;
+          if (s[d] === 1) return; // 1 broadcasts with anything
+          try {
+            broadcastShapes('add', s, other);
+            expect.unreachable();
+          } catch (e) {
+            expect(GradfolioError.isInstance(e) && e.code).toBe('SHAPE_MISMATCH');
+            expect((e as Error).message).toContain(`[${s.join(', ')}]`);
+            expect((e as Error).message).toContain(`[${other.join(', ')}]`);
+          }
+        },
+      ),
     );
   });
 });
@@ -136,7 +140,14 @@ function apply(t: Tensor, r: Ref, op: ViewOp): [Tensor, Ref] | undefined {
       const b = op.b % nd;
       const shape = [...r.shape];
       [shape[a], shape[b]] = [shape[b]!, shape[a]!];
-      return [t.transpose(a, b), refMap(r, shape, (i) => { const j = [...i]; [j[a], j[b]] = [j[b]!, j[a]!]; return j; })];
+      return [
+        t.transpose(a, b),
+        refMap(r, shape, (i) => {
+          const j = [...i];
+          [j[a], j[b]] = [j[b]!, j[a]!];
+          return j;
+        }),
+      ];
     }
     case 'slice': {
       if (nd < 1) return undefined;
@@ -155,13 +166,21 @@ function apply(t: Tensor, r: Ref, op: ViewOp): [Tensor, Ref] | undefined {
       } else {
         const s = norm(op.start, size - 1, -1, size - 1);
         const e = norm(op.stop, -1, -1, size - 1);
-        for (let i = s; i > e; i += op.step) picks.push(i);
+        const down = -op.step;
+        for (let i = s; i > e; i -= down) picks.push(i);
       }
       const shape = [...r.shape];
       shape[d] = picks.length;
       const spec: (string | number)[] = new Array(d).fill(':');
       spec.push(`${op.start}:${op.stop}:${op.step}`);
-      return [t.index(...spec), refMap(r, shape, (i) => { const j = [...i]; j[d] = picks[i[d]!]!; return j; })];
+      return [
+        t.index(...spec),
+        refMap(r, shape, (i) => {
+          const j = [...i];
+          j[d] = picks[i[d]!]!;
+          return j;
+        }),
+      ];
     }
     case 'select': {
       if (nd < 1) return undefined;
@@ -181,12 +200,25 @@ function apply(t: Tensor, r: Ref, op: ViewOp): [Tensor, Ref] | undefined {
     case 'squeeze': {
       const keep = r.shape.map((s) => s !== 1);
       const shape = r.shape.filter((_, i) => keep[i]);
-      return [t.squeeze(), refMap(r, shape, (i) => { let p = 0; return r.shape.map((s) => (s === 1 ? 0 : i[p++]!)); })];
+      return [
+        t.squeeze(),
+        refMap(r, shape, (i) => {
+          let p = 0;
+          return r.shape.map((s) => (s === 1 ? 0 : i[p++]!));
+        }),
+      ];
     }
     case 'flip': {
       if (nd < 1) return undefined;
       const d = op.dim % nd;
-      return [t.flip(d), refMap(r, [...r.shape], (i) => { const j = [...i]; j[d] = r.shape[d]! - 1 - i[d]!; return j; })];
+      return [
+        t.flip(d),
+        refMap(r, [...r.shape], (i) => {
+          const j = [...i];
+          j[d] = r.shape[d]! - 1 - i[d]!;
+          return j;
+        }),
+      ];
     }
     case 'reshapeFlat':
       return [t.reshape(-1), { shape: [numelOf(r.shape)], data: [...r.data] }];

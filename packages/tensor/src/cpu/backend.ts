@@ -1,5 +1,5 @@
 import type { Backend, Kernel, TensorView } from '../backend.js';
-import { type DType, type TypedArray, allocArray } from '../dtype.js';
+import { allocArray, type DType, type TypedArray } from '../dtype.js';
 import { copyKernel, fillKernel, registerElementwise } from './elementwise.js';
 import { registerIndexKernels } from './kernels-index.js';
 import { registerLinalgKernels } from './kernels-linalg.js';

@@ -69,7 +69,17 @@ const INT_BINARY: Record<string, string> = {
 
 const helpers = { erf, roundHalfEven };
 
-type UnaryRow = (x: TypedArray, xo: number, xs: number, o: TypedArray, oo: number, os: number, n: number, p0: unknown, p1: unknown) => void;
+type UnaryRow = (
+  x: TypedArray,
+  xo: number,
+  xs: number,
+  o: TypedArray,
+  oo: number,
+  os: number,
+  n: number,
+  p0: unknown,
+  p1: unknown,
+) => void;
 type BinaryRow = (
   a: TypedArray,
   ao: number,
@@ -154,7 +164,8 @@ export function registerElementwise(k: Map<string, Kernel>): void {
     else if (op === 'elu') params = (a) => [a.alpha ?? 1, undefined];
     else if (op === 'gelu') params = (a) => [a.approximate ?? 'none', undefined];
     else if (op === 'softplus') params = (a) => [a.beta ?? 1, a.threshold ?? 20];
-    else if (op === 'clamp') params = (a) => [a.min ?? Number.NEGATIVE_INFINITY, a.max ?? Number.POSITIVE_INFINITY];
+    else if (op === 'clamp')
+      params = (a) => [a.min ?? Number.NEGATIVE_INFINITY, a.max ?? Number.POSITIVE_INFINITY];
     k.set(op, unaryKernel(op, params));
   }
   for (const op of Object.keys(BINARY)) {
@@ -171,7 +182,9 @@ export function registerElementwise(k: Map<string, Kernel>): void {
       const sa = p.strides[0]!.at(-1)!;
       const sb = p.strides[1]!.at(-1)!;
       const so = p.strides[2]!.at(-1)!;
-      forEachRow(p, [a.offset, b.offset, o.offset], (off, n) => row(aa, off[0]!, sa, ba, off[1]!, sb, oa, off[2]!, so, n, p0));
+      forEachRow(p, [a.offset, b.offset, o.offset], (off, n) =>
+        row(aa, off[0]!, sa, ba, off[1]!, sb, oa, off[2]!, so, n, p0),
+      );
     });
   }
   k.set('where', (inputs, outputs) => {

@@ -49,7 +49,11 @@ export function plan(shape: readonly number[], strides: ReadonlyArray<readonly n
  * at the row start. `offsets` is reused between calls (copy it if you keep it).
  * @internal
  */
-export function forEachRow(p: Plan, base: readonly number[], row: (offsets: number[], n: number) => void): void {
+export function forEachRow(
+  p: Plan,
+  base: readonly number[],
+  row: (offsets: number[], n: number) => void,
+): void {
   const nd = p.shape.length;
   const k = p.strides.length;
   const n = p.shape[nd - 1]!;

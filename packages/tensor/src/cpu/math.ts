@@ -6,7 +6,7 @@ const TWO_OVER_SQRT_PI = 1.1283791670955126;
 
 /** The error function, accurate to about 1e-15 (series near 0, continued fraction for erfc beyond). @internal */
 export function erf(x: number): number {
-  if (x !== x) return x;
+  if (Number.isNaN(x)) return x;
   const ax = Math.abs(x);
   if (ax < 2.5) {
     // Maclaurin series: erf x = 2/sqrt(pi) * sum (-1)^n x^(2n+1) / (n! (2n+1)).

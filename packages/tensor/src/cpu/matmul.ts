@@ -1,7 +1,7 @@
 import type { Kernel, TensorView } from '../backend.js';
 import type { TypedArray } from '../dtype.js';
-import { forEachRow, plan } from './iter.js';
 import { type FloatArray, gemm } from './gemm/index.js';
+import { forEachRow, plan } from './iter.js';
 
 /**
  * The batched `matmul` kernel: a [...batch, M, K] @ b [...batch, K, N] -> out [...batch, M, N].
@@ -78,7 +78,8 @@ function intGemm(
   for (let i = 0; i < m; i++) {
     for (let j = 0; j < n; j++) {
       let s = 0;
-      for (let p = 0; p < k; p++) s = (s + Math.imul(a[ao + i * ars + p * acs]!, b[bo + p * brs + j * bcs]!)) | 0;
+      for (let p = 0; p < k; p++)
+        s = (s + Math.imul(a[ao + i * ars + p * acs]!, b[bo + p * brs + j * bcs]!)) | 0;
       c[co + i * n + j] = s;
     }
   }

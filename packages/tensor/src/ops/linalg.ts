@@ -1,6 +1,6 @@
 import { commonBackend, record, runKernel } from '../dispatch.js';
 import { isFloating } from '../dtype.js';
-import { GradfolioError, fmtShape } from '../errors.js';
+import { fmtShape, GradfolioError } from '../errors.js';
 import { broadcastShapes } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { add, expandRaw, mul } from './pointwise.js';
@@ -21,10 +21,14 @@ function batchedMatmul(op: string, a: Tensor, b: Tensor): Tensor {
   sameDtype(op, a, b);
   commonBackend(op, [a, b]);
   if (a.ndim === 0 || b.ndim === 0) {
-    throw new GradfolioError('SHAPE_MISMATCH', `${op}: both arguments need at least 1 dimension, got ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`, {
-      op,
-      shapes: [a.shape, b.shape],
-    });
+    throw new GradfolioError(
+      'SHAPE_MISMATCH',
+      `${op}: both arguments need at least 1 dimension, got ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`,
+      {
+        op,
+        shapes: [a.shape, b.shape],
+      },
+    );
   }
   const m = a.shape[a.ndim - 2]!;
   const k = a.shape[a.ndim - 1]!;
@@ -76,10 +80,14 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
 /** 2-D matrix product. @example `mm(a, b)` */
 export function mm(a: Tensor, b: Tensor): Tensor {
   if (a.ndim !== 2 || b.ndim !== 2) {
-    throw new GradfolioError('SHAPE_MISMATCH', `mm: expected 2-D matrices, got ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`, {
-      op: 'mm',
-      shapes: [a.shape, b.shape],
-    });
+    throw new GradfolioError(
+      'SHAPE_MISMATCH',
+      `mm: expected 2-D matrices, got ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`,
+      {
+        op: 'mm',
+        shapes: [a.shape, b.shape],
+      },
+    );
   }
   return batchedMatmul('mm', a, b);
 }
@@ -111,16 +119,25 @@ export function dot(a: Tensor, b: Tensor): Tensor {
 /** Outer product of two 1-D tensors. @example `outer(a, b)` */
 export function outer(a: Tensor, b: Tensor): Tensor {
   if (a.ndim !== 1 || b.ndim !== 1) {
-    throw new GradfolioError('SHAPE_MISMATCH', `outer: expected 1-D tensors, got ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`, {
-      op: 'outer',
-      shapes: [a.shape, b.shape],
-    });
+    throw new GradfolioError(
+      'SHAPE_MISMATCH',
+      `outer: expected 1-D tensors, got ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`,
+      {
+        op: 'outer',
+        shapes: [a.shape, b.shape],
+      },
+    );
   }
   return mul(unsqueeze(a, 1), unsqueeze(b, 0));
 }
 
 /** `beta * input + alpha * (m1 @ m2)`. @example `addmm(bias, x, w.T)` */
-export function addmm(input: Tensor, m1: Tensor, m2: Tensor, options: { beta?: number; alpha?: number } = {}): Tensor {
+export function addmm(
+  input: Tensor,
+  m1: Tensor,
+  m2: Tensor,
+  options: { beta?: number; alpha?: number } = {},
+): Tensor {
   const beta = options.beta ?? 1;
   const alpha = options.alpha ?? 1;
   const prodT = mm(m1, m2);
@@ -138,7 +155,10 @@ function squareCheck(op: string, a: Tensor): void {
     );
   }
   if (!isFloating(a.dtype)) {
-    throw new GradfolioError('DTYPE_MISMATCH', `${op}: expected a floating point tensor, got ${a.dtype}`, { op, dtype: a.dtype });
+    throw new GradfolioError('DTYPE_MISMATCH', `${op}: expected a floating point tensor, got ${a.dtype}`, {
+      op,
+      dtype: a.dtype,
+    });
   }
 }
 

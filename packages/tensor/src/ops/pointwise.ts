@@ -1,6 +1,14 @@
-import { commonBackend, copyInto, getAutogradHook, kernelFor, record, runKernel, viewOf } from '../dispatch.js';
+import {
+  commonBackend,
+  copyInto,
+  getAutogradHook,
+  kernelFor,
+  record,
+  runKernel,
+  viewOf,
+} from '../dispatch.js';
 import { type DType, getDefaultDType, isFloating, promoteTypes, resultType } from '../dtype.js';
-import { GradfolioError, fmtShape } from '../errors.js';
+import { fmtShape, GradfolioError } from '../errors.js';
 import { broadcastShapes, broadcastStrides } from '../shape.js';
 import { Tensor, type TensorLike } from '../tensor.js';
 import { fromHostScalar } from './scalars.js';
@@ -61,18 +69,32 @@ const BINARY_KIND: Record<string, BinaryKind> = {
  * With `out`, writes into that contiguous tensor instead (the in-place fast path; no record).
  * @internal
  */
-export function binary(op: string, a: TensorLike, b: TensorLike, attrs: Record<string, unknown> = {}, out?: Tensor): Tensor {
+export function binary(
+  op: string,
+  a: TensorLike,
+  b: TensorLike,
+  attrs: Record<string, unknown> = {},
+  out?: Tensor,
+): Tensor {
   const kind = BINARY_KIND[op]!;
   const like = a instanceof Tensor ? a : b instanceof Tensor ? b : undefined;
   if (like === undefined) {
-    throw new GradfolioError('INVALID_ARGUMENT', `${op}: expected at least one tensor operand, got ${typeof a} and ${typeof b}`, { op });
+    throw new GradfolioError(
+      'INVALID_ARGUMENT',
+      `${op}: expected at least one tensor operand, got ${typeof a} and ${typeof b}`,
+      { op },
+    );
   }
   let compute = resultType([a instanceof Tensor ? a : a, b instanceof Tensor ? b : b]);
   if (kind === 'float' && !isFloating(compute)) compute = getDefaultDType();
   if (op === 'sub' && compute === 'bool') {
-    throw new GradfolioError('DTYPE_MISMATCH', 'sub: subtraction with two bool tensors is not supported; use logicalXor instead', {
-      op,
-    });
+    throw new GradfolioError(
+      'DTYPE_MISMATCH',
+      'sub: subtraction with two bool tensors is not supported; use logicalXor instead',
+      {
+        op,
+      },
+    );
   }
   const outDtype = kind === 'compare' || kind === 'logical' ? 'bool' : compute;
   const ta = asTensor(a, like, compute);
@@ -121,9 +143,13 @@ export function unary(op: string, x: Tensor, attrs: Record<string, unknown> = {}
   let compute = x.dtype;
   if (FLOAT_UNARY.has(op) && !isFloating(compute)) compute = getDefaultDType();
   if (op === 'neg' && compute === 'bool') {
-    throw new GradfolioError('DTYPE_MISMATCH', 'neg: negation, the `-` operator, on a bool tensor is not supported; use logicalNot instead', {
-      op,
-    });
+    throw new GradfolioError(
+      'DTYPE_MISMATCH',
+      'neg: negation, the `-` operator, on a bool tensor is not supported; use logicalNot instead',
+      {
+        op,
+      },
+    );
   }
   const outDtype = BOOL_UNARY.has(op) ? 'bool' : compute;
   const cx = castRaw(x, compute);
@@ -287,9 +313,13 @@ export function elu(x: Tensor, alpha = 1): Tensor {
 export function gelu(x: Tensor, options: { approximate?: 'none' | 'tanh' } = {}): Tensor {
   const approximate = options.approximate ?? 'none';
   if (approximate !== 'none' && approximate !== 'tanh') {
-    throw new GradfolioError('INVALID_ARGUMENT', `gelu: approximate must be 'none' or 'tanh', got '${String(approximate)}'`, {
-      op: 'gelu',
-    });
+    throw new GradfolioError(
+      'INVALID_ARGUMENT',
+      `gelu: approximate must be 'none' or 'tanh', got '${String(approximate)}'`,
+      {
+        op: 'gelu',
+      },
+    );
   }
   return unary('gelu', x, { approximate });
 }
@@ -334,7 +364,11 @@ export function isinf(x: Tensor): Tensor {
  * clamp(x, 0, 1); clamp(x, { min: 0 });
  * ```
  */
-export function clamp(x: Tensor, min?: number | null | { min?: number; max?: number }, max?: number | null): Tensor {
+export function clamp(
+  x: Tensor,
+  min?: number | null | { min?: number; max?: number },
+  max?: number | null,
+): Tensor {
   let lo: number | null = null;
   let hi: number | null = null;
   if (typeof min === 'object' && min !== null) {
@@ -345,7 +379,9 @@ export function clamp(x: Tensor, min?: number | null | { min?: number; max?: num
     hi = max ?? null;
   }
   if (lo === null && hi === null) {
-    throw new GradfolioError('INVALID_ARGUMENT', "clamp: at least one of 'min' or 'max' must not be None", { op: 'clamp' });
+    throw new GradfolioError('INVALID_ARGUMENT', "clamp: at least one of 'min' or 'max' must not be None", {
+      op: 'clamp',
+    });
   }
   const operands: Array<Tensor | number> = [x];
   if (lo !== null) operands.push(lo);
@@ -367,10 +403,14 @@ export function clamp(x: Tensor, min?: number | null | { min?: number; max?: num
  */
 export function where(condition: Tensor, a: TensorLike, b: TensorLike): Tensor {
   if (condition.dtype !== 'bool') {
-    throw new GradfolioError('DTYPE_MISMATCH', `where: expected condition to be a bool tensor, but got a ${condition.dtype} tensor`, {
-      op: 'where',
-      dtype: condition.dtype,
-    });
+    throw new GradfolioError(
+      'DTYPE_MISMATCH',
+      `where: expected condition to be a bool tensor, but got a ${condition.dtype} tensor`,
+      {
+        op: 'where',
+        dtype: condition.dtype,
+      },
+    );
   }
   const compute = resultType([a, b]);
   const ta = asTensor(a, condition, compute);
@@ -407,10 +447,14 @@ function checkInplaceResult(t: Tensor, r: Tensor, op: string): void {
     );
   }
   if (category(r.dtype) > category(t.dtype)) {
-    throw new GradfolioError('DTYPE_MISMATCH', `${op}: result type ${r.dtype} can't be cast to the desired output type ${t.dtype}`, {
-      op,
-      dtypes: [r.dtype, t.dtype],
-    });
+    throw new GradfolioError(
+      'DTYPE_MISMATCH',
+      `${op}: result type ${r.dtype} can't be cast to the desired output type ${t.dtype}`,
+      {
+        op,
+        dtypes: [r.dtype, t.dtype],
+      },
+    );
   }
 }
 
@@ -433,11 +477,12 @@ export function inplace<T extends Tensor>(t: T, op: string, fn: (t: Tensor) => T
 
 function fastInplaceOk(t: Tensor, others: readonly TensorLike[], op: string): boolean {
   const h = getAutogradHook();
-  if (h !== undefined && h.isGradEnabled() && (t.requiresGrad || others.some((o) => o instanceof Tensor && o.requiresGrad))) {
+  if (h?.isGradEnabled() && (t.requiresGrad || others.some((o) => o instanceof Tensor && o.requiresGrad))) {
     return false;
   }
   if (!t.isContiguous()) return false;
-  const compute = BINARY_KIND[op] === 'float' && !isFloating(t.dtype) ? getDefaultDType() : resultType([t, ...others]);
+  const compute =
+    BINARY_KIND[op] === 'float' && !isFloating(t.dtype) ? getDefaultDType() : resultType([t, ...others]);
   if (compute !== t.dtype) return false;
   for (const o of others) {
     if (o instanceof Tensor) {
@@ -450,7 +495,12 @@ function fastInplaceOk(t: Tensor, others: readonly TensorLike[], op: string): bo
 }
 
 /** In-place binary op with the direct-write fast path. @internal */
-export function inplaceBinary<T extends Tensor>(t: T, op: string, other: TensorLike, attrs: Record<string, unknown> = {}): T {
+export function inplaceBinary<T extends Tensor>(
+  t: T,
+  op: string,
+  other: TensorLike,
+  attrs: Record<string, unknown> = {},
+): T {
   if (fastInplaceOk(t, [other], op)) {
     getAutogradHook()?.beforeInplace(t, `${op}_`);
     binary(op, t, other, attrs, t);
@@ -516,7 +566,8 @@ export function copy_<T extends Tensor>(t: T, src: TensorLike): T {
   const view = expandRaw(s, t.shape);
   copyInto(t, view);
   t.storage.version++;
-  if (h !== undefined && (s.requiresGrad || t.requiresGrad) && h.isGradEnabled()) h.afterInplace(t, view, 'copy_');
+  if (h !== undefined && (s.requiresGrad || t.requiresGrad) && h.isGradEnabled())
+    h.afterInplace(t, view, 'copy_');
   else if (view !== s) view.dispose();
   if (!(src instanceof Tensor)) s.dispose();
   return t;

@@ -1,9 +1,24 @@
 import { record, runKernel } from '../dispatch.js';
-import { type DType, checkDType, isFloating } from '../dtype.js';
-import { GradfolioError, fmtShape } from '../errors.js';
+import { checkDType, type DType, isFloating } from '../dtype.js';
+import { fmtShape, GradfolioError } from '../errors.js';
 import { normDim, normDims } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import { abs, add, cast, castRaw, div, exp, isfinite, log, mul, ne, pow, sqrt, sub, where } from './pointwise.js';
+import {
+  abs,
+  add,
+  cast,
+  castRaw,
+  div,
+  exp,
+  isfinite,
+  log,
+  mul,
+  ne,
+  pow,
+  sqrt,
+  sub,
+  where,
+} from './pointwise.js';
 import { reshape } from './views.js';
 
 type Dims = number | readonly number[] | undefined;
@@ -45,14 +60,25 @@ function checkNonEmpty(op: string, x: Tensor, dims: readonly number[]): void {
     }
   }
   if (dims.length === 0 && x.numel === 0) {
-    throw new GradfolioError('INVALID_ARGUMENT', `${op}: cannot reduce an empty tensor of shape ${fmtShape(x.shape)}`, {
-      op,
-      shapes: [x.shape],
-    });
+    throw new GradfolioError(
+      'INVALID_ARGUMENT',
+      `${op}: cannot reduce an empty tensor of shape ${fmtShape(x.shape)}`,
+      {
+        op,
+        shapes: [x.shape],
+      },
+    );
   }
 }
 
-function reduce(op: string, x: Tensor, dim: Dims, keepdim: boolean, outDtype: DType, computeDtype: DType = outDtype): Tensor {
+function reduce(
+  op: string,
+  x: Tensor,
+  dim: Dims,
+  keepdim: boolean,
+  outDtype: DType,
+  computeDtype: DType = outDtype,
+): Tensor {
   const dims = reduceDims(op, x, dim);
   if (op === 'amax' || op === 'amin') checkNonEmpty(op, x, dims);
   const cx = castRaw(x, computeDtype);
@@ -106,12 +132,17 @@ export function mean(x: Tensor, dim?: Dims, options: { keepdim?: boolean; dtype?
   const input = inputFor(x, options.dtype, 'mean');
   requireFloat('mean', input);
   const dims = reduceDims('mean', input, dim);
-  return div(sum(input, dims.length === 0 ? undefined : dims, { keepdim: options.keepdim ?? false }), countOf(input, dims));
+  return div(
+    sum(input, dims.length === 0 ? undefined : dims, { keepdim: options.keepdim ?? false }),
+    countOf(input, dims),
+  );
 }
 
 function correctionOf(options: { correction?: number; unbiased?: boolean }): number {
   if (options.correction !== undefined && options.unbiased !== undefined) {
-    throw new GradfolioError('INVALID_ARGUMENT', 'var/std: pass either correction or unbiased, not both', { op: 'var' });
+    throw new GradfolioError('INVALID_ARGUMENT', 'var/std: pass either correction or unbiased, not both', {
+      op: 'var',
+    });
   }
   if (options.unbiased !== undefined) return options.unbiased ? 1 : 0;
   return options.correction ?? 1;
@@ -134,7 +165,11 @@ export function variance(
 }
 
 /** Standard deviation (see `variance`). @example `std(x, 1, { correction: 0 })` */
-export function std(x: Tensor, dim?: Dims, options: { keepdim?: boolean; correction?: number; unbiased?: boolean } = {}): Tensor {
+export function std(
+  x: Tensor,
+  dim?: Dims,
+  options: { keepdim?: boolean; correction?: number; unbiased?: boolean } = {},
+): Tensor {
   return sqrt(variance(x, dim, options));
 }
 
@@ -188,7 +223,13 @@ function argReduce(op: 'argmax' | 'argmin', x: Tensor, dim: number | undefined, 
     const flat = reshape(x, [-1]);
     checkNonEmpty(op, flat, [0]);
     const out = runKernel(op, [flat], [{ shape: [1], dtype: 'int32' }], { dim: 0 })[0]!;
-    const r = keepdim ? out._view(x.shape.map(() => 1), x.shape.map(() => 1), out.offset) : out._view([], [], out.offset);
+    const r = keepdim
+      ? out._view(
+          x.shape.map(() => 1),
+          x.shape.map(() => 1),
+          out.offset,
+        )
+      : out._view([], [], out.offset);
     r.base = undefined;
     out.dispose();
     return r;
@@ -235,14 +276,23 @@ function stableShift(x: Tensor, dims: number[]): Tensor {
 }
 
 /** log(sum(exp(x))) over dims, computed stably. @example `logsumexp(x, 1)` */
-export function logsumexp(x: Tensor, dim: number | readonly number[], options: { keepdim?: boolean } = {}): Tensor {
+export function logsumexp(
+  x: Tensor,
+  dim: number | readonly number[],
+  options: { keepdim?: boolean } = {},
+): Tensor {
   const xf = isFloating(x.dtype) ? x : cast(x, 'float32');
   const dims = reduceDims('logsumexp', xf, dim);
   if (xf.numel === 0) return log(sum(exp(xf), dims, options));
   const m = stableShift(xf, dims);
   const s = log(sum(exp(sub(xf, m)), dims, { keepdim: true }));
   const r = add(s, m);
-  return options.keepdim ? r : reshape(r, xf.shape.filter((_, i) => !dims.includes(i)));
+  return options.keepdim
+    ? r
+    : reshape(
+        r,
+        xf.shape.filter((_, i) => !dims.includes(i)),
+      );
 }
 
 /** Softmax along `dim`. @example `softmax(logits, -1)` */
@@ -271,7 +321,12 @@ export function logSoftmax(x: Tensor, dim: number): Tensor {
  * norm(x, 1, 0);      // column sums of |x|
  * ```
  */
-export function norm(x: Tensor, p: number | 'fro' = 2, dim?: Dims, options: { keepdim?: boolean } = {}): Tensor {
+export function norm(
+  x: Tensor,
+  p: number | 'fro' = 2,
+  dim?: Dims,
+  options: { keepdim?: boolean } = {},
+): Tensor {
   requireFloat('norm', x);
   const keepdim = options.keepdim ?? false;
   const q = p === 'fro' ? 2 : p;

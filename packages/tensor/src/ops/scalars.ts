@@ -1,5 +1,5 @@
-import { Storage, getBackend } from '../backend.js';
-import { type DType, allocArray } from '../dtype.js';
+import { getBackend, Storage } from '../backend.js';
+import { allocArray, type DType } from '../dtype.js';
 import { Tensor } from '../tensor.js';
 
 /** A 0-d tensor holding one JS number (scalar operands of binary ops). @internal */

@@ -1,11 +1,11 @@
 import { Storage } from '../backend.js';
 import { allocTensor, commonBackend, copyInto, record, runKernel } from '../dispatch.js';
-import { type DType, allocArray, resultType } from '../dtype.js';
-import { GradfolioError, fmtShape } from '../errors.js';
+import { allocArray, type DType, resultType } from '../dtype.js';
+import { fmtShape, GradfolioError } from '../errors.js';
 import { contiguousStrides, normDim, normDims } from '../shape.js';
 import { Tensor, type TensorLike } from '../tensor.js';
 import { asTensor, castRaw, expandRaw, where } from './pointwise.js';
-import { expand, narrow, reshape, unsqueeze, diagonal as diagonalView } from './views.js';
+import { diagonal as diagonalView, expand, narrow, reshape, unsqueeze } from './views.js';
 
 /** A host-made int/bool tensor on `like`'s device: `values`, or `0..like.numel-1` when null. @internal */
 export function arangeLike(like: Tensor, values: readonly number[] | null, dtype: DType): Tensor {
@@ -32,11 +32,15 @@ export function clone(x: Tensor): Tensor {
  * ```
  */
 export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
-  if (tensors.length === 0) throw new GradfolioError('INVALID_ARGUMENT', 'cat: expected a non-empty list of tensors', { op: 'cat' });
+  if (tensors.length === 0)
+    throw new GradfolioError('INVALID_ARGUMENT', 'cat: expected a non-empty list of tensors', { op: 'cat' });
   const backend = commonBackend('cat', tensors);
   const first = tensors[0]!;
   const d = normDim(dim, first.ndim, 'cat');
-  if (first.ndim === 0) throw new GradfolioError('INVALID_ARGUMENT', 'cat: zero-dimensional tensor cannot be concatenated', { op: 'cat' });
+  if (first.ndim === 0)
+    throw new GradfolioError('INVALID_ARGUMENT', 'cat: zero-dimensional tensor cannot be concatenated', {
+      op: 'cat',
+    });
   for (const [k, t] of tensors.entries()) {
     const ok = t.ndim === first.ndim && t.shape.every((s, i) => i === d || s === first.shape[i]);
     if (!ok) {
@@ -56,11 +60,7 @@ export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
   for (const t of tensors) {
     const n = t.shape[d]!;
     if (n > 0) {
-      const region = out._view(
-        t.shape,
-        out.strides,
-        out.offset + pos * out.strides[d]!,
-      );
+      const region = out._view(t.shape, out.strides, out.offset + pos * out.strides[d]!);
       copyInto(region, t);
       region.dispose();
     }
@@ -78,7 +78,10 @@ export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
  * ```
  */
 export function stack(tensors: readonly Tensor[], dim = 0): Tensor {
-  if (tensors.length === 0) throw new GradfolioError('INVALID_ARGUMENT', 'stack: expected a non-empty list of tensors', { op: 'stack' });
+  if (tensors.length === 0)
+    throw new GradfolioError('INVALID_ARGUMENT', 'stack: expected a non-empty list of tensors', {
+      op: 'stack',
+    });
   const first = tensors[0]!;
   for (const [k, t] of tensors.entries()) {
     if (t.ndim !== first.ndim || t.shape.some((s, i) => s !== first.shape[i])) {
@@ -109,7 +112,11 @@ export function split(x: Tensor, sizeOrSections: number | readonly number[], dim
   let sizes: number[];
   if (typeof sizeOrSections === 'number') {
     if (!Number.isInteger(sizeOrSections) || sizeOrSections <= 0) {
-      throw new GradfolioError('INVALID_ARGUMENT', `split: split size must be a positive integer, got ${sizeOrSections}`, { op: 'split' });
+      throw new GradfolioError(
+        'INVALID_ARGUMENT',
+        `split: split size must be a positive integer, got ${sizeOrSections}`,
+        { op: 'split' },
+      );
     }
     sizes = [];
     for (let p = 0; p < n; p += sizeOrSections) sizes.push(Math.min(sizeOrSections, n - p));
@@ -137,7 +144,9 @@ export function split(x: Tensor, sizeOrSections: number | readonly number[], dim
 /** Splits into `chunks` near-equal pieces (views). @example `chunk(gates, 4, 1)` */
 export function chunk(x: Tensor, chunks: number, dim = 0): Tensor[] {
   if (!Number.isInteger(chunks) || chunks <= 0) {
-    throw new GradfolioError('INVALID_ARGUMENT', `chunk: chunks must be a positive integer, got ${chunks}`, { op: 'chunk' });
+    throw new GradfolioError('INVALID_ARGUMENT', `chunk: chunks must be a positive integer, got ${chunks}`, {
+      op: 'chunk',
+    });
   }
   const d = normDim(dim, x.ndim, 'chunk');
   const size = Math.ceil(x.shape[d]! / chunks);
@@ -177,7 +186,10 @@ export function repeat(x: Tensor, sizes: readonly number[]): Tensor {
     expanded.push(sizes[i]!, padded[i]!);
   }
   const e = expand(reshape(x, inter), expanded);
-  return reshape(e, sizes.map((s, i) => s * padded[i]!));
+  return reshape(
+    e,
+    sizes.map((s, i) => s * padded[i]!),
+  );
 }
 
 /** Padding modes of `pad`. */
@@ -192,7 +204,11 @@ export type PadMode = 'constant' | 'reflect' | 'replicate' | 'circular';
  * pad(x, [2, 0], { mode: 'replicate' });
  * ```
  */
-export function pad(x: Tensor, pads: readonly number[], options: { mode?: PadMode; value?: number } = {}): Tensor {
+export function pad(
+  x: Tensor,
+  pads: readonly number[],
+  options: { mode?: PadMode; value?: number } = {},
+): Tensor {
   const mode = options.mode ?? 'constant';
   if (pads.length % 2 !== 0 || pads.length / 2 > x.ndim) {
     throw new GradfolioError(
@@ -206,10 +222,14 @@ export function pad(x: Tensor, pads: readonly number[], options: { mode?: PadMod
     const d = x.ndim - 1 - i;
     shape[d] = shape[d]! + pads[2 * i]! + pads[2 * i + 1]!;
     if (shape[d]! < 0) {
-      throw new GradfolioError('INVALID_ARGUMENT', `pad: the padded size of dim ${d} would be negative (${shape[d]})`, {
-        op: 'pad',
-        shapes: [x.shape],
-      });
+      throw new GradfolioError(
+        'INVALID_ARGUMENT',
+        `pad: the padded size of dim ${d} would be negative (${shape[d]})`,
+        {
+          op: 'pad',
+          shapes: [x.shape],
+        },
+      );
     }
   }
   if (mode !== 'constant') {
@@ -279,15 +299,21 @@ export function pad(x: Tensor, pads: readonly number[], options: { mode?: PadMod
 
 function triMask(x: Tensor, diagonal: number, lower: boolean): Tensor {
   if (x.ndim < 2) {
-    throw new GradfolioError('INVALID_ARGUMENT', `${lower ? 'tril' : 'triu'}: input tensor must have at least 2 dimensions (got ${fmtShape(x.shape)})`, {
-      op: lower ? 'tril' : 'triu',
-      shapes: [x.shape],
-    });
+    throw new GradfolioError(
+      'INVALID_ARGUMENT',
+      `${lower ? 'tril' : 'triu'}: input tensor must have at least 2 dimensions (got ${fmtShape(x.shape)})`,
+      {
+        op: lower ? 'tril' : 'triu',
+        shapes: [x.shape],
+      },
+    );
   }
   const n = x.shape[x.ndim - 2]!;
   const m = x.shape[x.ndim - 1]!;
   const mask = new Array<number>(n * m);
-  for (let i = 0; i < n; i++) for (let j = 0; j < m; j++) mask[i * m + j] = lower ? (j - i <= diagonal ? 1 : 0) : j - i >= diagonal ? 1 : 0;
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < m; j++)
+      mask[i * m + j] = lower ? (j - i <= diagonal ? 1 : 0) : j - i >= diagonal ? 1 : 0;
   return reshape(arangeLike(x, mask, 'bool'), [n, m]);
 }
 
@@ -310,10 +336,14 @@ export function triu(x: Tensor, diagonal = 0): Tensor {
 export function diag(x: Tensor, diagonal = 0): Tensor {
   if (x.ndim === 2) return clone(diagonalView(x, diagonal, 0, 1));
   if (x.ndim !== 1) {
-    throw new GradfolioError('INVALID_ARGUMENT', `diag: expected a 1-D or 2-D tensor, got ${fmtShape(x.shape)}`, {
-      op: 'diag',
-      shapes: [x.shape],
-    });
+    throw new GradfolioError(
+      'INVALID_ARGUMENT',
+      `diag: expected a 1-D or 2-D tensor, got ${fmtShape(x.shape)}`,
+      {
+        op: 'diag',
+        shapes: [x.shape],
+      },
+    );
   }
   const n = x.shape[0]! + Math.abs(diagonal);
   const out = allocTensor(commonBackend('diag', [x]), [n, n], x.dtype);
@@ -359,7 +389,14 @@ export function gather(x: Tensor, dim: number, index: Tensor): Tensor {
   return out;
 }
 
-function scatterImpl(op: string, x: Tensor, dim: number, index: Tensor, src: TensorLike, reduce: 'none' | 'add'): Tensor {
+function scatterImpl(
+  op: string,
+  x: Tensor,
+  dim: number,
+  index: Tensor,
+  src: TensorLike,
+  reduce: 'none' | 'add',
+): Tensor {
   checkIndex(op, index);
   const d = normDim(dim, x.ndim, op);
   const s0 = asTensor(src, x, x.dtype);
@@ -381,7 +418,10 @@ function scatterImpl(op: string, x: Tensor, dim: number, index: Tensor, src: Ten
     }
   }
   const cs = castRaw(s, x.dtype);
-  const out = runKernel('scatter', [x, index, cs], [{ shape: x.shape, dtype: x.dtype }], { dim: d, reduce })[0]!;
+  const out = runKernel('scatter', [x, index, cs], [{ shape: x.shape, dtype: x.dtype }], {
+    dim: d,
+    reduce,
+  })[0]!;
   if (cs !== s) cs.dispose();
   record('scatter', [x, index, s], [out], { dim: d, reduce });
   return out;
@@ -400,10 +440,14 @@ export function scatterAdd(x: Tensor, dim: number, index: Tensor, src: Tensor): 
 export function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor {
   checkIndex('indexSelect', index);
   if (index.ndim > 1) {
-    throw new GradfolioError('SHAPE_MISMATCH', `indexSelect: index should have at most 1 dimension, got ${fmtShape(index.shape)}`, {
-      op: 'indexSelect',
-      shapes: [index.shape],
-    });
+    throw new GradfolioError(
+      'SHAPE_MISMATCH',
+      `indexSelect: index should have at most 1 dimension, got ${fmtShape(index.shape)}`,
+      {
+        op: 'indexSelect',
+        shapes: [index.shape],
+      },
+    );
   }
   const d = normDim(dim, x.ndim, 'indexSelect');
   const shape = [...x.shape];
@@ -417,7 +461,9 @@ export function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor {
 /** `value` where `mask` is true, `x` elsewhere (keeps `x`'s dtype). @example `maskedFill(x, m, 0)` */
 export function maskedFill(x: Tensor, mask: Tensor, value: TensorLike): Tensor {
   if (mask.dtype !== 'bool') {
-    throw new GradfolioError('DTYPE_MISMATCH', `maskedFill: expected a bool mask, got ${mask.dtype}`, { op: 'maskedFill' });
+    throw new GradfolioError('DTYPE_MISMATCH', `maskedFill: expected a bool mask, got ${mask.dtype}`, {
+      op: 'maskedFill',
+    });
   }
   if (value instanceof Tensor && value.ndim !== 0) {
     throw new GradfolioError(
@@ -455,14 +501,23 @@ export function sort(x: Tensor, dim = -1, options: { descending?: boolean } = {}
 }
 
 /** The `k` largest (or smallest) entries along `dim`. @example `topk(x, 3)` */
-export function topk(x: Tensor, k: number, dim = -1, options: { largest?: boolean; sorted?: boolean } = {}): [Tensor, Tensor] {
+export function topk(
+  x: Tensor,
+  k: number,
+  dim = -1,
+  options: { largest?: boolean; sorted?: boolean } = {},
+): [Tensor, Tensor] {
   const d = normDim(dim, x.ndim, 'topk');
   const n = x.ndim === 0 ? 1 : x.shape[d]!;
   if (!Number.isInteger(k) || k < 0 || k > n) {
-    throw new GradfolioError('INDEX_OUT_OF_RANGE', `topk: k (${k}) is out of range for dimension ${d} of size ${n}`, {
-      op: 'topk',
-      shapes: [x.shape],
-    });
+    throw new GradfolioError(
+      'INDEX_OUT_OF_RANGE',
+      `topk: k (${k}) is out of range for dimension ${d} of size ${n}`,
+      {
+        op: 'topk',
+        shapes: [x.shape],
+      },
+    );
   }
   const [v, i] = sort(x, d, { descending: options.largest ?? true });
   if (x.ndim === 0) return [v, i];

@@ -121,9 +121,15 @@ def('clamp', 'primitive', ['unary'], 'same as input (promoted with float bounds)
 def('leakyRelu', 'primitive', ['unary'], 'same as input', { kernel: `${UNARY_KERNEL}: attrs.slope` });
 def('elu', 'primitive', ['unary'], 'same as input', { kernel: `${UNARY_KERNEL}: attrs.alpha` });
 for (const name of ['isnan', 'isfinite', 'isinf']) {
-  def(name, 'primitive', ['unary'], 'bool', { kernel: `${UNARY_KERNEL}; output bool`, differentiable: false });
+  def(name, 'primitive', ['unary'], 'bool', {
+    kernel: `${UNARY_KERNEL}; output bool`,
+    differentiable: false,
+  });
 }
-def('logicalNot', 'primitive', ['unary', 'logical'], 'bool', { kernel: `${UNARY_KERNEL}; output bool`, differentiable: false });
+def('logicalNot', 'primitive', ['unary', 'logical'], 'bool', {
+  kernel: `${UNARY_KERNEL}; output bool`,
+  differentiable: false,
+});
 
 // ---- binary pointwise ----
 def('add', 'primitive', ['binary'], 'promoted', { kernel: `${BINARY_KERNEL}; attrs.alpha multiplies b` });
@@ -133,7 +139,9 @@ def('div', 'primitive', ['binary'], 'promoted, integers to the default float dty
   kernel: BINARY_KERNEL,
 });
 def('pow', 'primitive', ['binary'], 'promoted', { kernel: BINARY_KERNEL });
-def('remainder', 'primitive', ['binary'], 'promoted', { kernel: `${BINARY_KERNEL}; sign of the divisor (Python %)` });
+def('remainder', 'primitive', ['binary'], 'promoted', {
+  kernel: `${BINARY_KERNEL}; sign of the divisor (Python %)`,
+});
 def('atan2', 'primitive', ['binary'], 'promoted, integers to float', { kernel: BINARY_KERNEL });
 def('minimum', 'primitive', ['binary'], 'promoted', { kernel: `${BINARY_KERNEL}; NaN propagates` });
 def('maximum', 'primitive', ['binary'], 'promoted', { kernel: `${BINARY_KERNEL}; NaN propagates` });
@@ -144,10 +152,14 @@ for (const name of ['eq', 'ne', 'lt', 'le', 'gt', 'ge']) {
   });
 }
 for (const name of ['logicalAnd', 'logicalOr', 'logicalXor']) {
-  def(name, 'primitive', ['binary', 'logical'], 'bool', { kernel: `${BINARY_KERNEL}; output bool`, differentiable: false });
+  def(name, 'primitive', ['binary', 'logical'], 'bool', {
+    kernel: `${BINARY_KERNEL}; output bool`,
+    differentiable: false,
+  });
 }
 def('where', 'primitive', ['ternary'], 'promoted of the two value operands', {
-  kernel: 'inputs [cond (bool), a, b] broadcast to the output shape, a and b in the output dtype; output contiguous',
+  kernel:
+    'inputs [cond (bool), a, b] broadcast to the output shape, a and b in the output dtype; output contiguous',
 });
 
 // ---- reductions and scans ----
@@ -186,10 +198,12 @@ def('matmul', 'primitive', ['linalg'], 'promoted', {
   aliases: ['mm', 'bmm', 'dot', 'outer', 'addmm'],
 });
 def('cholesky', 'primitive', ['linalg', 'cpu-only'], 'floating', {
-  kernel: 'inputs [A: [...batch, n, n]] strided; attrs.upper; output [...batch, n, n] contiguous lower (or upper) factor',
+  kernel:
+    'inputs [A: [...batch, n, n]] strided; attrs.upper; output [...batch, n, n] contiguous lower (or upper) factor',
 });
 def('solve', 'primitive', ['linalg', 'cpu-only'], 'floating', {
-  kernel: 'inputs [A: [...batch, n, n], B: [...batch, n, k]] strided, same batch; output X [...batch, n, k] contiguous (partial pivoting)',
+  kernel:
+    'inputs [A: [...batch, n, n], B: [...batch, n, k]] strided, same batch; output X [...batch, n, k] contiguous (partial pivoting)',
 });
 def('inverse', 'primitive', ['linalg', 'cpu-only'], 'floating', {
   kernel: 'inputs [A: [...batch, n, n]] strided; output [...batch, n, n] contiguous',
@@ -208,7 +222,8 @@ def('indexSelect', 'primitive', ['index'], 'same as input', {
   kernel: 'inputs [x, index (int32, 1-D)]; attrs.dim; output contiguous',
 });
 def('sort', 'primitive', ['index'], 'values: same; indices: int32', {
-  kernel: 'inputs [x]; attrs.dim, attrs.descending; outputs [values, indices] contiguous, stable, NaN sorts last (first when descending)',
+  kernel:
+    'inputs [x]; attrs.dim, attrs.descending; outputs [values, indices] contiguous, stable, NaN sorts last (first when descending)',
 });
 def('topk', 'composite', ['index'], 'values: same; indices: int32', {});
 def('cat', 'structural', ['shape'], 'promoted', { kernel: 'executed with copy' });
@@ -219,7 +234,9 @@ def('repeat', 'composite', ['shape'], 'same', {});
 def('pad', 'structural', ['shape'], 'same', { kernel: 'executed with fill and copy' });
 def('tril', 'composite', ['shape'], 'same', {});
 def('triu', 'composite', ['shape'], 'same', {});
-def('diag', 'structural', ['shape'], 'same', { kernel: 'a diagonal view (2-D input) or fill + copy (1-D input)' });
+def('diag', 'structural', ['shape'], 'same', {
+  kernel: 'a diagonal view (2-D input) or fill + copy (1-D input)',
+});
 def('maskedFill', 'composite', ['index'], 'same', {});
 def('index', 'composite', ['index'], 'same', {});
 def('nonzero', 'composite', ['index', 'cpu-only'], 'int32', { differentiable: false });
@@ -240,7 +257,9 @@ for (const name of ['tensor', 'zeros', 'ones', 'full', 'empty', 'arange', 'linsp
   def(name, 'creation', [], 'default float dtype or given', { differentiable: false });
 }
 for (const name of ['rand', 'randn', 'randint', 'randperm', 'normal']) {
-  def(name, 'creation', ['random'], 'default float dtype or given (randint/randperm: int32)', { differentiable: false });
+  def(name, 'creation', ['random'], 'default float dtype or given (randint/randperm: int32)', {
+    differentiable: false,
+  });
 }
 
 /**

@@ -1,11 +1,18 @@
 import { record } from '../dispatch.js';
-import { GradfolioError, fmtShape } from '../errors.js';
-import { type Shape, broadcastShapes, inferShape, normDim, normDims, numel, viewStrides } from '../shape.js';
+import { fmtShape, GradfolioError } from '../errors.js';
+import { broadcastShapes, inferShape, normDim, normDims, numel, type Shape, viewStrides } from '../shape.js';
 import { Tensor, type TensorLike } from '../tensor.js';
-import { arangeLike, clone, indexSelect, nonzero, scatter } from './shape.js';
 import { add, inplace, lt, mul, where } from './pointwise.js';
+import { arangeLike, clone, indexSelect, nonzero, scatter } from './shape.js';
 
-function makeView(x: Tensor, op: string, shape: Shape, strides: readonly number[], offset: number, attrs: Record<string, unknown>): Tensor {
+function makeView(
+  x: Tensor,
+  op: string,
+  shape: Shape,
+  strides: readonly number[],
+  offset: number,
+  attrs: Record<string, unknown>,
+): Tensor {
   const out = x._view(shape, strides, offset);
   record(op, [x], [out], attrs);
   return out;
@@ -52,9 +59,13 @@ export function flatten(x: Tensor, startDim = 0, endDim = -1): Tensor {
   const s = normDim(startDim, x.ndim, 'flatten');
   const e = normDim(endDim, x.ndim, 'flatten');
   if (s > e) {
-    throw new GradfolioError('INVALID_ARGUMENT', `flatten: startDim (${startDim}) cannot come after endDim (${endDim})`, {
-      op: 'flatten',
-    });
+    throw new GradfolioError(
+      'INVALID_ARGUMENT',
+      `flatten: startDim (${startDim}) cannot come after endDim (${endDim})`,
+      {
+        op: 'flatten',
+      },
+    );
   }
   if (s === e) return x;
   const shape = [...x.shape.slice(0, s), numel(x.shape.slice(s, e + 1)), ...x.shape.slice(e + 1)];
@@ -138,9 +149,13 @@ export function expand(x: Tensor, sizes: readonly number[]): Tensor {
     const want = sizes[i]!;
     if (i < off) {
       if (want < 0) {
-        throw new GradfolioError('INVALID_ARGUMENT', `expand: -1 is not allowed in a leading, non-existing dimension ${i}`, {
-          op: 'expand',
-        });
+        throw new GradfolioError(
+          'INVALID_ARGUMENT',
+          `expand: -1 is not allowed in a leading, non-existing dimension ${i}`,
+          {
+            op: 'expand',
+          },
+        );
       }
       shape.push(want);
       strides.push(0);
@@ -195,7 +210,7 @@ function clampIdx(i: number, size: number, low: number): number {
   if (i < 0) i += size;
   if (i < low) return low;
   const high = low === -1 ? size - 1 : size;
-  return i > high ? high : i;
+  return Math.min(i, high);
 }
 
 /** `length` entries of `dim` from `start` (a view). @example `narrow(x, 0, 1, 2)` */
@@ -216,7 +231,9 @@ export function narrow(x: Tensor, dim: number, start: number, length: number): T
 /** Index `index` of `dim`, removing the dim (a view). @example `select(x, 0, -1)` */
 export function select(x: Tensor, dim: number, index: number): Tensor {
   if (x.ndim === 0) {
-    throw new GradfolioError('INDEX_OUT_OF_RANGE', 'select: invalid index of a 0-dim tensor', { op: 'select' });
+    throw new GradfolioError('INDEX_OUT_OF_RANGE', 'select: invalid index of a 0-dim tensor', {
+      op: 'select',
+    });
   }
   const d = normDim(dim, x.ndim, 'select');
   const size = x.shape[d]!;
@@ -239,7 +256,8 @@ export function diagonal(x: Tensor, offset = 0, dim1 = 0, dim2 = 1): Tensor {
   const n1 = x.shape[a]!;
   const n2 = x.shape[b]!;
   const len = Math.max(0, offset >= 0 ? Math.min(n1, n2 - offset) : Math.min(n1 + offset, n2));
-  const start = len === 0 ? x.offset : x.offset + (offset >= 0 ? offset * x.strides[b]! : -offset * x.strides[a]!);
+  const start =
+    len === 0 ? x.offset : x.offset + (offset >= 0 ? offset * x.strides[b]! : -offset * x.strides[a]!);
   const shape = x.shape.filter((_, k) => k !== a && k !== b);
   const strides = x.strides.filter((_, k) => k !== a && k !== b);
   shape.push(len);
@@ -269,7 +287,9 @@ export interface Slice {
 export function slice(start?: number | null, stop?: number | null, step?: number | null): Slice {
   const st = step ?? 1;
   if (st === 0 || !Number.isInteger(st)) {
-    throw new GradfolioError('INVALID_ARGUMENT', `slice: step must be a non-zero integer, got ${st}`, { op: 'index' });
+    throw new GradfolioError('INVALID_ARGUMENT', `slice: step must be a non-zero integer, got ${st}`, {
+      op: 'index',
+    });
   }
   return { [SLICE]: true, start: start ?? undefined, stop: stop ?? undefined, step: st };
 }
@@ -287,15 +307,21 @@ function isSlice(s: unknown): s is Slice {
 function parseSliceString(s: string): Slice {
   const parts = s.split(':');
   if (parts.length < 2 || parts.length > 3) {
-    throw new GradfolioError('INVALID_ARGUMENT', `index: cannot parse '${s}' as a slice; use 'start:stop:step', ':' or '...'`, {
-      op: 'index',
-    });
+    throw new GradfolioError(
+      'INVALID_ARGUMENT',
+      `index: cannot parse '${s}' as a slice; use 'start:stop:step', ':' or '...'`,
+      {
+        op: 'index',
+      },
+    );
   }
   const num = (p: string | undefined): number | null => {
     if (p === undefined || p.trim() === '') return null;
     const v = Number(p);
     if (!Number.isInteger(v)) {
-      throw new GradfolioError('INVALID_ARGUMENT', `index: '${p}' in slice '${s}' is not an integer`, { op: 'index' });
+      throw new GradfolioError('INVALID_ARGUMENT', `index: '${p}' in slice '${s}' is not an integer`, {
+        op: 'index',
+      });
     }
     return v;
   };
@@ -314,7 +340,10 @@ function consumes(s: IndexSpec): number {
 
 function basicIndex(x: Tensor, specs: readonly IndexSpec[]): { view: Tensor; adv: Adv[] } {
   const ellipses = specs.filter((s) => s === '...').length;
-  if (ellipses > 1) throw new GradfolioError('INVALID_ARGUMENT', "index: an index can only have a single ellipsis ('...')", { op: 'index' });
+  if (ellipses > 1)
+    throw new GradfolioError('INVALID_ARGUMENT', "index: an index can only have a single ellipsis ('...')", {
+      op: 'index',
+    });
   const used = specs.reduce<number>((n, s) => n + consumes(s), 0);
   if (used > x.ndim) {
     throw new GradfolioError(
@@ -441,12 +470,16 @@ function checkBounds(idx: Tensor, size: number, dim: number): void {
   for (let i = 0; i < data.length; i++) {
     const v = data[i]!;
     if (v < 0 || v >= size) {
-      throw new GradfolioError('INDEX_OUT_OF_RANGE', `index: index ${v < 0 ? v - size : v} is out of bounds for dimension ${dim} with size ${size}`, {
-        op: 'index',
-        index: v,
-        dim,
-        size,
-      });
+      throw new GradfolioError(
+        'INDEX_OUT_OF_RANGE',
+        `index: index ${v < 0 ? v - size : v} is out of bounds for dimension ${dim} with size ${size}`,
+        {
+          op: 'index',
+          index: v,
+          dim,
+          size,
+        },
+      );
     }
   }
 }
