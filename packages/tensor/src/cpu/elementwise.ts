@@ -1,7 +1,7 @@
 import type { Kernel, TensorView } from '../backend.js';
 import type { TypedArray } from '../dtype.js';
 import { forEachRow, plan } from './iter.js';
-import { erf, roundHalfEven } from './math.js';
+import { erf, expStatements, POW2, roundHalfEven, sigmoidStatements, tanhStatements } from './math.js';
 
 /**
  * Pointwise kernels of the CPU backend. Each op's inner loop is generated once per (op, dtype) with
@@ -67,7 +67,14 @@ const INT_BINARY: Record<string, string> = {
   mul: 'Math.imul(x, y)',
 };
 
-const helpers = { erf, roundHalfEven };
+const helpers = { erf, roundHalfEven, POW2 };
+
+/** float32 variants, exact to float32 precision, that avoid V8's out-of-line Math calls (statements). */
+const UNARY_F32: Record<string, string> = {
+  exp: expStatements('x', 'v'),
+  tanh: tanhStatements('x', 'v'),
+  sigmoid: sigmoidStatements('x', 'v'),
+};
 
 type UnaryRow = (
   x: TypedArray,
@@ -101,11 +108,12 @@ function unaryRow(op: string, dtype: string): UnaryRow {
   const key = `${op}:${dtype}`;
   let fn = unaryCache.get(key);
   if (fn === undefined) {
-    const expr = UNARY[op]!;
+    const stmts = (dtype === 'float32' ? UNARY_F32[op] : undefined) ?? `v = ${UNARY[op]!};`;
     // Contiguous rows get their own loop: no stride multiplies, easier for V8 to optimise.
     const body = `return function ${op}Row(X, xo, xs, O, oo, os, n, p0, p1) {
-      if (xs === 1 && os === 1) { for (let i = 0; i < n; i++) { const x = X[xo + i]; O[oo + i] = ${expr}; } return; }
-      for (let i = 0; i < n; i++) { const x = X[xo]; O[oo] = ${expr}; xo += xs; oo += os; }
+      let v = 0;
+      if (xs === 1 && os === 1) { for (let i = 0; i < n; i++) { const x = X[xo + i]; ${stmts} O[oo + i] = v; } return; }
+      for (let i = 0; i < n; i++) { const x = X[xo]; ${stmts} O[oo] = v; xo += xs; oo += os; }
     };`;
     fn = new Function('H', body)(helpers) as UnaryRow;
     unaryCache.set(key, fn);
