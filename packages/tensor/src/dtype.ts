@@ -117,6 +117,12 @@ export function scalarDType(v: number | boolean): DType {
  * @internal
  */
 export function resultType(operands: readonly PromotionOperand[]): DType {
+  // Fast path: two dimensioned tensors of one dtype (the common case in training loops).
+  if (operands.length === 2) {
+    const a = operands[0]!;
+    const b = operands[1]!;
+    if (typeof a === 'object' && typeof b === 'object' && a.dtype === b.dtype && a.ndim > 0 && b.ndim > 0) return a.dtype;
+  }
   let dimResult: DType | undefined;
   let zeroResult: DType | undefined;
   let wrapped: DType | undefined;

@@ -143,6 +143,20 @@ function binaryRow(op: string, dtype: string): BinaryRow {
 
 const arr = (v: TensorView) => v.handle as TypedArray;
 
+function numelOf(v: TensorView): number {
+  let n = 1;
+  for (const d of v.shape) n *= d;
+  return n;
+}
+
+/** True when `v` walks memory exactly like the (contiguous) output `o`. */
+function sameStrides(v: TensorView, o: TensorView): boolean {
+  const s = v.strides;
+  const t = o.strides;
+  for (let i = 0; i < t.length; i++) if (s[i] !== t[i] && v.shape[i] !== 1) return false;
+  return true;
+}
+
 function unaryKernel(op: string, params: (attrs: Record<string, unknown>) => [unknown, unknown]): Kernel {
   return (inputs, outputs, attrs) => {
     const x = inputs[0]!;
@@ -151,6 +165,10 @@ function unaryKernel(op: string, params: (attrs: Record<string, unknown>) => [un
     const [p0, p1] = params(attrs);
     const xa = arr(x);
     const oa = arr(o);
+    if (sameStrides(x, o)) {
+      row(xa, x.offset, 1, oa, o.offset, 1, numelOf(o), p0, p1);
+      return;
+    }
     const p = plan(o.shape, [x.strides, contiguousOf(o)]);
     forEachRow(p, [x.offset, o.offset], (off, n) =>
       row(xa, off[0]!, p.strides[0]!.at(-1)!, oa, off[1]!, p.strides[1]!.at(-1)!, n, p0, p1),
@@ -186,6 +204,11 @@ export function registerElementwise(k: Map<string, Kernel>): void {
       const aa = arr(a);
       const ba = arr(b);
       const oa = arr(o);
+      if (sameStrides(a, o) && sameStrides(b, o)) {
+        // Both inputs laid out like the contiguous output: one flat loop, no plan.
+        row(aa, a.offset, 1, ba, b.offset, 1, oa, o.offset, 1, numelOf(o), p0);
+        return;
+      }
       const p = plan(o.shape, [a.strides, b.strides, o.strides]);
       const sa = p.strides[0]!.at(-1)!;
       const sb = p.strides[1]!.at(-1)!;
