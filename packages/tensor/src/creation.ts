@@ -307,6 +307,7 @@ export function linspace(start: number, end: number, steps: number, options: Ten
   // Like PyTorch, fill the two halves from each end so the last value is exactly `end`.
   const half = Math.floor(steps / 2);
   for (let i = 0; i < steps; i++) arr[i] = i < half ? start + step * i : end - step * (steps - 1 - i);
+  if (steps === 1) arr[0] = start;
   return finish(fromHost(arr, [steps], dtype, options.device), options);
 }
 

@@ -11,7 +11,7 @@ import { erf, expStatements, POW2, roundHalfEven, sigmoidStatements, tanhStateme
 const UNARY: Record<string, string> = {
   neg: '-x',
   abs: 'Math.abs(x)',
-  sign: '(x > 0 ? 1 : x < 0 ? -1 : x)',
+  sign: '(x > 0 ? 1 : x < 0 ? -1 : x === 0 ? x : 0)',
   exp: 'Math.exp(x)',
   log: 'Math.log(x)',
   log1p: 'Math.log1p(x)',
@@ -32,7 +32,6 @@ const UNARY: Record<string, string> = {
   ceil: 'Math.ceil(x)',
   trunc: 'Math.trunc(x)',
   round: 'H.roundHalfEven(x)',
-  clamp: '(x < p0 ? p0 : x > p1 ? p1 : x)',
   isnan: '(x !== x ? 1 : 0)',
   isfinite: '(x - x === 0 ? 1 : 0)',
   isinf: '(x === Infinity || x === -Infinity ? 1 : 0)',
@@ -44,7 +43,8 @@ const BINARY: Record<string, string> = {
   sub: 'x - p0 * y',
   mul: 'x * y',
   div: 'x / y',
-  pow: 'Math.pow(x, y)',
+  // C's pow, not JS's: 1 ** NaN and (-1) ** +-Infinity are 1.
+  pow: '(x === 1 || ((x === -1) && (y === Infinity || y === -Infinity)) ? 1 : Math.pow(x, y))',
   remainder: '((r = x % y), r !== 0 && (r < 0) !== (y < 0) ? r + y : r)',
   atan2: 'Math.atan2(x, y)',
   minimum: '(x !== x || y !== y ? NaN : Math.min(x, y))',
@@ -68,6 +68,11 @@ const INT_BINARY: Record<string, string> = {
 };
 
 const helpers = { erf, roundHalfEven, POW2 };
+
+/** Ops written as statements assigning `v` (max after min, as PyTorch: min > max gives max). */
+const UNARY_STMTS: Record<string, string> = {
+  clamp: 'v = x < p0 ? p0 : x; if (v > p1) v = p1;',
+};
 
 /** float32 variants, exact to float32 precision, that avoid V8's out-of-line Math calls (statements). */
 const UNARY_F32: Record<string, string> = {
@@ -108,7 +113,8 @@ function unaryRow(op: string, dtype: string): UnaryRow {
   const key = `${op}:${dtype}`;
   let fn = unaryCache.get(key);
   if (fn === undefined) {
-    const stmts = (dtype === 'float32' ? UNARY_F32[op] : undefined) ?? `v = ${UNARY[op]!};`;
+    const stmts =
+      (dtype === 'float32' ? UNARY_F32[op] : undefined) ?? UNARY_STMTS[op] ?? `v = ${UNARY[op]!};`;
     // Contiguous rows get their own loop: no stride multiplies, easier for V8 to optimise.
     const body = `return function ${op}Row(X, xo, xs, O, oo, os, n, p0, p1) {
       let v = 0;
@@ -184,7 +190,7 @@ export function contiguousOf(v: TensorView): number[] {
 /** Registers every pointwise kernel (unary, binary, where, clamp) in `k`. @internal */
 export function registerElementwise(k: Map<string, Kernel>): void {
   const none = (): [unknown, unknown] => [undefined, undefined];
-  for (const op of Object.keys(UNARY)) {
+  for (const op of [...Object.keys(UNARY), ...Object.keys(UNARY_STMTS)]) {
     let params: (a: Record<string, unknown>) => [unknown, unknown] = none;
     if (op === 'leakyRelu') params = (a) => [a.slope ?? 0.01, undefined];
     else if (op === 'elu') params = (a) => [a.alpha ?? 1, undefined];

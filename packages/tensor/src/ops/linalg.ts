@@ -142,7 +142,10 @@ export function addmm(
   const alpha = options.alpha ?? 1;
   const prodT = mm(m1, m2);
   const scaled = alpha === 1 ? prodT : mul(prodT, alpha);
-  if (beta === 0) return add(scaled, mul(input, 0));
+  if (beta === 0) {
+    // PyTorch ignores input entirely when beta is 0 (NaN and Inf in it do not propagate).
+    return scaled;
+  }
   return add(beta === 1 ? input : mul(input, beta), scaled);
 }
 

@@ -319,11 +319,11 @@ function triMask(x: Tensor, diagonal: number, lower: boolean): Tensor {
 
 /** Lower triangle (`j - i <= diagonal`), zero elsewhere. @example `tril(m)` */
 export function tril(x: Tensor, diagonal = 0): Tensor {
-  return where(triMask(x, diagonal, true), x, 0);
+  return where(triMask(x, diagonal, true), x, asTensor(0, x, x.dtype));
 }
 /** Upper triangle (`j - i >= diagonal`). @example `triu(m, 1)` */
 export function triu(x: Tensor, diagonal = 0): Tensor {
-  return where(triMask(x, diagonal, false), x, 0);
+  return where(triMask(x, diagonal, false), x, asTensor(0, x, x.dtype));
 }
 
 /**
@@ -548,5 +548,7 @@ export function nonzero(x: Tensor): Tensor {
     }
   }
   const t = arangeLike(x, coords, 'int32');
-  return reshape(t, [coords.length / Math.max(nd, 1), nd]);
+  // A 0-d input has one (empty) coordinate when it is non-zero.
+  const rows = nd === 0 ? (data[0] !== 0 ? 1 : 0) : coords.length / nd;
+  return reshape(t, [rows, nd]);
 }
