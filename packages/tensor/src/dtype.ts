@@ -121,7 +121,8 @@ export function resultType(operands: readonly PromotionOperand[]): DType {
   if (operands.length === 2) {
     const a = operands[0]!;
     const b = operands[1]!;
-    if (typeof a === 'object' && typeof b === 'object' && a.dtype === b.dtype && a.ndim > 0 && b.ndim > 0) return a.dtype;
+    if (typeof a === 'object' && typeof b === 'object' && a.dtype === b.dtype && a.ndim > 0 && b.ndim > 0)
+      return a.dtype;
   }
   let dimResult: DType | undefined;
   let zeroResult: DType | undefined;
