@@ -1,0 +1,144 @@
+/**
+ * Matrix multiply of the CPU backend (synchronous).
+ *
+ * - Tiny problems run a plain-JS kernel (no staging, no allocation).
+ * - Everything else runs a WebAssembly SIMD packed-panel GEMM (Goto/BLIS blocking, 5x8 f32x4 / 5x4 f64x2
+ *   register-tiled micro-kernel; see scripts/build-gemm-wasm.mjs), split over worker threads in Node for
+ *   large problems (shared wasm memory; the caller blocks in Atomics.wait until the workers are done).
+ * - Browsers: single-threaded wasm (the main thread may not Atomics.wait); JS until the module compiled
+ *   where synchronous compilation is refused.
+ */
+import { jsGemm } from './js-kernel.js';
+import { setThreads, wasmAvailable, wasmGemm } from './wasm.js';
+
+export type FloatArray = Float32Array | Float64Array;
+/** C = A @ B for one matrix (overwrites C). A[i,p] = a[aOffset + i*aRowStride + p*aColStride];
+ *  B[p,j] = b[bOffset + p*bRowStride + j*bColStride]; C is written row-major contiguous: c[cOffset + i*n + j].
+ *  Strides may be any integers (including 0 for broadcast, and transposed layouts). a, b, c have the same element type. */
+export interface GemmArgs<T extends FloatArray> {
+  m: number;
+  n: number;
+  k: number;
+  a: T;
+  aOffset: number;
+  aRowStride: number;
+  aColStride: number;
+  b: T;
+  bOffset: number;
+  bRowStride: number;
+  bColStride: number;
+  c: T;
+  cOffset: number;
+}
+
+/** At most this many multiply-adds per matrix go to the JS kernel (staging into wasm costs more). */
+const JS_MAX_MACS = (globalThis as any).__JSMAX ?? 1024;
+
+/** C = A @ B for one matrix (overwrites C). */
+export function gemm<T extends FloatArray>(args: GemmArgs<T>): void {
+  const { m, n, k, a, b, c } = args;
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0) {
+    c.fill(0, args.cOffset, args.cOffset + m * n);
+    return;
+  }
+  if (
+    m * n * k > JS_MAX_MACS &&
+    wasmAvailable() &&
+    wasmGemm(
+      m,
+      n,
+      k,
+      1,
+      a,
+      args.aOffset,
+      args.aRowStride,
+      args.aColStride,
+      0,
+      b,
+      args.bOffset,
+      args.bRowStride,
+      args.bColStride,
+      0,
+      c,
+      args.cOffset,
+    )
+  )
+    return;
+  jsGemm(
+    m,
+    n,
+    k,
+    a,
+    args.aOffset,
+    args.aRowStride,
+    args.aColStride,
+    b,
+    args.bOffset,
+    args.bRowStride,
+    args.bColStride,
+    c,
+    args.cOffset,
+  );
+}
+
+/** Batched: for each batch index t in [0, batch): A offset aOffset + t*aBatchStride, B offset bOffset + t*bBatchStride, C offset cOffset + t*m*n. */
+export function gemmBatched<T extends FloatArray>(
+  args: GemmArgs<T> & { batch: number; aBatchStride: number; bBatchStride: number },
+): void {
+  const { m, n, k, a, b, c, batch } = args;
+  if (m <= 0 || n <= 0 || batch <= 0) return;
+  const mn = m * n;
+  if (k <= 0) {
+    c.fill(0, args.cOffset, args.cOffset + batch * mn);
+    return;
+  }
+  if (
+    mn * k * batch > JS_MAX_MACS &&
+    wasmAvailable() &&
+    wasmGemm(
+      m,
+      n,
+      k,
+      batch,
+      a,
+      args.aOffset,
+      args.aRowStride,
+      args.aColStride,
+      args.aBatchStride,
+      b,
+      args.bOffset,
+      args.bRowStride,
+      args.bColStride,
+      args.bBatchStride,
+      c,
+      args.cOffset,
+    )
+  )
+    return;
+  const { aRowStride, aColStride, bRowStride, bColStride, aBatchStride, bBatchStride } = args;
+  for (let t = 0; t < batch; t++) {
+    jsGemm(
+      m,
+      n,
+      k,
+      a,
+      args.aOffset + t * aBatchStride,
+      aRowStride,
+      aColStride,
+      b,
+      args.bOffset + t * bBatchStride,
+      bRowStride,
+      bColStride,
+      c,
+      args.cOffset + t * mn,
+    );
+  }
+}
+
+/** Configure worker threads (Node only): 0 disables; default = min(availableParallelism, 4).
+ *  `n` counts the calling thread too (it always takes a share), so 2 = the caller + 1 worker; 0 and 1 both
+ *  mean the caller only (existing workers are asked to exit). */
+export function setGemmThreads(n: number): void {
+  setThreads(n);
+}

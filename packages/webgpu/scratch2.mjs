@@ -1,0 +1,14 @@
+import { create } from 'webgpu';
+const gpu = create(['backend=vulkan']);
+const adapter = await gpu.requestAdapter();
+const device = await adapter.requestDevice();
+const buf = device.createBuffer({ size: 16, usage: 0x0080 | 0x0004 | 0x0008 });
+device.queue.writeBuffer(buf, 0, new Float32Array([1, 2, 3, 4]));
+const st = device.createBuffer({ size: 16, usage: 0x0001 | 0x0008 });
+const enc = device.createCommandEncoder();
+enc.copyBufferToBuffer(buf, 0, st, 0, 16);
+device.queue.submit([enc.finish()]);
+await st.mapAsync(1);
+console.log(new Float32Array(st.getMappedRange().slice(0)));
+st.unmap(); if (process.argv[3]) st.destroy();
+if (process.argv[2] === 'destroy') device.destroy();

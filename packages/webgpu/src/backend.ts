@@ -1,0 +1,163 @@
+import type { Backend, DType, Kernel, TensorView, TypedArray } from '@gradfolio/tensor';
+import { GpuContext, type GPUStorage, totals } from './context.js';
+import { elementwiseKernels, isContiguous, runElementwise } from './kernels/elementwise.js';
+import { matmulKernel } from './kernels/matmul.js';
+import { sumKernel } from './kernels/reduce.js';
+import { contiguousStrides, numelOf } from './layout.js';
+
+export type { GPUStorage } from './context.js';
+
+/**
+ * The `Backend` this package creates: the tensor-core contract plus the `GPUDevice` it runs on.
+ *
+ * @example
+ * ```ts
+ * const gpu = await initWebGPU();
+ * gpu.device.limits.maxStorageBufferBindingSize;
+ * ```
+ */
+export interface WebGPUBackend extends Backend {
+  /** The device every buffer and pipeline of this backend belongs to. */
+  readonly device: GPUDevice;
+  /** Destroys the pooled (free) buffers now; live tensors are untouched. */
+  trimPool(): void;
+}
+
+/**
+ * Memory counters of the WebGPU backend, summed over every backend this module created.
+ *
+ * @example
+ * ```ts
+ * const { bytesInUse, liveBuffers } = webgpuStats();
+ * ```
+ */
+export interface WebGPUStats {
+  /** Bytes of the GPU buffers currently owned by live storage (size classes, not requested sizes). */
+  bytesInUse: number;
+  /** Bytes of the freed buffers kept in the pool for reuse. */
+  bytesPooled: number;
+  /** Number of GPU buffers currently owned by live storage. */
+  liveBuffers: number;
+  /** Storage buffers ever created with `createBuffer` (pool misses), for checking reuse. */
+  buffersCreated: number;
+}
+
+/**
+ * Memory counters of the WebGPU backend. Disposing tensors (or their finalization) returns their
+ * buffers to a size-bucketed pool, so `bytesInUse` falls and `bytesPooled` rises; the next allocation of
+ * a similar size reuses a pooled buffer instead of creating one.
+ *
+ * @example
+ * ```ts
+ * const before = webgpuStats().bytesInUse;
+ * const t = zeros([1024], { device: 'webgpu' });
+ * webgpuStats().bytesInUse - before; // 4096
+ * t.dispose();
+ * webgpuStats().bytesInUse - before; // 0
+ * ```
+ */
+export function webgpuStats(): WebGPUStats {
+  return { ...totals };
+}
+
+/** Element bytes on the GPU: every dtype is one 4-byte word (bool included). */
+const BYTES = 4;
+
+const FLOAT64_MESSAGE =
+  "the 'webgpu' backend does not support float64 (WGSL has no 64-bit floats); keep float64 tensors on the CPU (device 'cpu'), or cast with .float() before moving them to 'webgpu'";
+
+function toGpuArray(data: TypedArray, dtype: DType): Float32Array | Int32Array | Uint32Array {
+  if (dtype === 'bool') {
+    const out = new Uint32Array(data.length);
+    for (let i = 0; i < data.length; i++) out[i] = data[i] !== 0 ? 1 : 0;
+    return out;
+  }
+  if (dtype === 'float32') return data instanceof Float32Array ? data : Float32Array.from(data);
+  return data instanceof Int32Array ? data : Int32Array.from(data);
+}
+
+function fromGpuBytes(bytes: ArrayBuffer, dtype: DType): TypedArray {
+  if (dtype === 'float32') return new Float32Array(bytes);
+  if (dtype === 'int32') return new Int32Array(bytes);
+  const words = new Uint32Array(bytes);
+  const out = new Uint8Array(words.length);
+  for (let i = 0; i < words.length; i++) out[i] = words[i] !== 0 ? 1 : 0;
+  return out;
+}
+
+/**
+ * Creates a WebGPU backend on an existing `GPUDevice` (does not register it; see `initWebGPU`).
+ *
+ * Storage is one GPU buffer per tensor storage (float32 as f32, int32 as i32, bool as one u32 0/1 word
+ * per element), pooled by size class on free. Kernels: `fill`, `copy`, `add`, `mul`, `sum`, `matmul`;
+ * every other op raises `KERNEL_MISSING` with a hint to move to the CPU. There is no `readSync`, so the
+ * tensor core's synchronous reads raise `SYNC_READ_UNAVAILABLE`.
+ *
+ * @example
+ * ```ts
+ * import { registerBackend, tensor } from '@gradfolio/tensor';
+ * import { createWebGPUBackend } from '@gradfolio/webgpu';
+ *
+ * const adapter = await navigator.gpu.requestAdapter();
+ * registerBackend(createWebGPUBackend(await adapter!.requestDevice()));
+ * await tensor([1, 2], { device: 'webgpu' }).add(1).data(); // Float32Array [2, 3]
+ * ```
+ */
+export function createWebGPUBackend(device: GPUDevice): WebGPUBackend {
+  const ctx = new GpuContext(device);
+  const kernels = new Map<string, Kernel>(elementwiseKernels(ctx));
+  kernels.set('sum', sumKernel(ctx));
+  kernels.set('matmul', matmulKernel(ctx));
+
+  const store = (dtype: DType, size: number, zero: boolean): GPUStorage => {
+    const { buffer, bytes } = ctx.acquire(size * BYTES, zero);
+    return { buffer, bytes, dtype, size, freed: false };
+  };
+
+  const read = async (view: TensorView): Promise<TypedArray> => {
+    const n = numelOf(view.shape);
+    if (n === 0) return fromGpuBytes(new ArrayBuffer(0), view.dtype);
+    const s = view.handle as GPUStorage;
+    const temps: Array<{ buffer: GPUBuffer; bytes: number }> = [];
+    let src = s.buffer;
+    let offset = view.offset;
+    if (!isContiguous(view)) {
+      // Gather the strided view into a contiguous temporary with the copy kernel first.
+      const tmp = store(view.dtype, n, false);
+      runElementwise(ctx, 'copy', [view], {
+        handle: tmp,
+        dtype: view.dtype,
+        shape: view.shape,
+        strides: contiguousStrides(view.shape),
+        offset: 0,
+      }, {});
+      temps.push({ buffer: tmp.buffer, bytes: tmp.bytes });
+      src = tmp.buffer;
+      offset = 0;
+    }
+    const bytes = await ctx.readBytes(ctx.encoder(), src, offset * BYTES, n * BYTES, temps);
+    return fromGpuBytes(bytes, view.dtype);
+  };
+
+  return {
+    name: 'webgpu',
+    device,
+    kernels,
+    alloc: (dtype, size) => store(dtype, size, true),
+    upload: (data, dtype) => {
+      const s = store(dtype, data.length, false);
+      ctx.write(s.buffer, toGpuArray(data, dtype));
+      return s;
+    },
+    read,
+    free: (handle) => {
+      const s = handle as GPUStorage;
+      if (s.freed) return;
+      s.freed = true;
+      ctx.release(s.buffer, s.bytes);
+    },
+    sync: () => device.queue.onSubmittedWorkDone(),
+    unsupportedDType: (dtype) => (dtype === 'float64' ? FLOAT64_MESSAGE : undefined),
+    trimPool: () => ctx.trim(),
+  };
+}

@@ -1,0 +1,25 @@
+/**
+ * @gradfolio/webgpu: a WebGPU backend for `@gradfolio/tensor` (WGSL compute kernels for `fill`, `copy`,
+ * `add`, `mul`, `sum` and `matmul`, pooled GPU buffers, asynchronous reads).
+ *
+ * @example
+ * ```ts
+ * import { tensor } from '@gradfolio/tensor';
+ * import { initWebGPU } from '@gradfolio/webgpu';
+ *
+ * await initWebGPU();
+ * const x = tensor([[1, 2, 3], [4, 5, 6]], { device: 'webgpu', dtype: 'float32' });
+ * await x.sum(1).data(); // Float32Array [6, 15]
+ * ```
+ *
+ * @packageDocumentation
+ */
+
+export {
+  createWebGPUBackend,
+  type GPUStorage,
+  type WebGPUBackend,
+  type WebGPUStats,
+  webgpuStats,
+} from './backend.js';
+export { initWebGPU, type WebGPUOptions } from './init.js';

@@ -1,0 +1,191 @@
+/**
+ * Elementwise kernels (`fill`, `copy`, `add`, `mul`) from one WGSL generator: one thread per output
+ * element, the element's multi-index decoded from the (coalesced) shape, and every operand addressed as
+ * `offset + sum(index[d] * stride[d])`, so any strided view works: broadcast (stride 0), flipped
+ * (negative strides), transposed, sliced. Strided outputs work too (`copy` writes into views).
+ */
+import type { DType, Kernel, KernelAttrs, TensorView } from '@gradfolio/tensor';
+import { type Binding, type GpuContext, type GPUStorage, WG } from '../context.js';
+import { CAST_HELPERS, castExpr, coalesce, numelOf, slot, uniformDecl, wgslType } from '../layout.js';
+
+/** What an elementwise op computes, given its input values (already loaded, storage-typed). */
+interface EwOp {
+  /** Extra i32 uniform slots (scalar parameters, f32 as bits). */
+  readonly params: number;
+  /** WGSL expression of the output's storage type. `p` are the parameter slot expressions. */
+  expr(vals: readonly string[], inTypes: readonly DType[], out: DType, p: readonly string[]): string;
+  /** The parameter slot values for a call. */
+  paramValues(attrs: KernelAttrs, out: DType): number[];
+}
+
+const f32Bits = new Float32Array(1);
+const f32BitsI = new Int32Array(f32Bits.buffer);
+/** The bit pattern of `v` as an f32, as an i32 uniform slot. @internal */
+export function f32AsI32(v: number): number {
+  f32Bits[0] = v;
+  return f32BitsI[0]!;
+}
+
+const OPS: Record<string, EwOp> = {
+  fill: {
+    params: 1,
+    expr: (_v, _t, out, p) =>
+      out === 'float32' ? `bitcast<f32>(${p[0]})` : out === 'int32' ? `${p[0]}` : `u32(${p[0]})`,
+    paramValues: (attrs, out) => {
+      const v = Number(attrs.value ?? 0);
+      if (out === 'float32') return [f32AsI32(v)];
+      if (out === 'int32') return [v | 0];
+      return [new Uint8Array([v])[0] !== 0 ? 1 : 0];
+    },
+  },
+  copy: {
+    params: 0,
+    expr: (v, t, out) => castExpr(v[0]!, t[0]!, out),
+    paramValues: () => [],
+  },
+  add: {
+    params: 1,
+    expr: ([a, b], _t, out, p) => {
+      if (out === 'float32') return `${a} + bitcast<f32>(${p[0]}) * ${b}`;
+      if (out === 'int32') return `${a} + ${p[0]} * ${b}`;
+      // bool arithmetic saturates (True + True is True), as in PyTorch and the CPU backend.
+      return `select(0u, 1u, f32(${a}) + bitcast<f32>(${p[0]}) * f32(${b}) != 0.0)`;
+    },
+    paramValues: (attrs, out) => {
+      const alpha = Number(attrs.alpha ?? 1);
+      return [out === 'int32' ? alpha | 0 : f32AsI32(alpha)];
+    },
+  },
+  mul: {
+    params: 0,
+    expr: ([a, b], _t, out) => (out === 'bool' ? `select(0u, 1u, ${a} != 0u && ${b} != 0u)` : `${a} * ${b}`),
+    paramValues: () => [],
+  },
+};
+
+/**
+ * Uniform layout (i32 slots): [numel, shape[0..r), then per operand (inputs..., output): offset,
+ * strides[0..r), then the op's parameters].
+ */
+function layoutSlots(rank: number, operands: number): { shape: number; operand: (o: number) => number; params: number } {
+  const per = 1 + rank;
+  return { shape: 1, operand: (o) => 1 + rank + o * per, params: 1 + rank + operands * per };
+}
+
+function shader(op: string, inTypes: readonly DType[], out: DType, rank: number): string {
+  const def = OPS[op]!;
+  const k = inTypes.length;
+  const L = layoutSlots(rank, k + 1);
+  const total = L.params + def.params;
+  const lines: string[] = [uniformDecl(total), CAST_HELPERS];
+  inTypes.forEach((t, i) => {
+    lines.push(`@group(0) @binding(${i + 1}) var<storage, read> in${i}: array<${wgslType(t)}>;`);
+  });
+  lines.push(`@group(0) @binding(${k + 1}) var<storage, read_write> outb: array<${wgslType(out)}>;`);
+  const body: string[] = [];
+  body.push(`let idx = gid.x + gid.y * nwg.x * ${WG}u;`);
+  body.push(`if (idx >= u32(${slot(0)})) { return; }`);
+  // Decode the multi-index, innermost dim first.
+  body.push('var rem = idx;');
+  for (let d = rank - 1; d >= 0; d--) {
+    const size = `u32(${slot(L.shape + d)})`;
+    if (d === 0) body.push(`let i0 = i32(rem);`);
+    else body.push(`let i${d} = i32(rem % ${size}); rem = rem / ${size};`);
+  }
+  const addr = (o: number): string => {
+    const base = L.operand(o);
+    const terms = [slot(base)];
+    for (let d = 0; d < rank; d++) terms.push(`i${d} * ${slot(base + 1 + d)}`);
+    return terms.join(' + ');
+  };
+  const vals: string[] = [];
+  for (let i = 0; i < k; i++) {
+    body.push(`let v${i} = in${i}[${addr(i)}];`);
+    vals.push(`v${i}`);
+  }
+  const params = Array.from({ length: def.params }, (_, j) => slot(L.params + j));
+  body.push(`outb[${addr(k)}] = ${def.expr(vals, inTypes, out, params)};`);
+  if (rank === 0) body.splice(2, 1); // no `rem` needed
+  return `${lines.join('\n')}
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  ${body.join('\n  ')}
+}`;
+}
+
+/**
+ * Runs elementwise `op` over `inputs` into the (possibly strided) `output` view: one dispatch, one
+ * submit. @internal
+ */
+export function runElementwise(
+  ctx: GpuContext,
+  op: string,
+  inputs: readonly TensorView[],
+  output: TensorView,
+  attrs: KernelAttrs,
+): void {
+  const n = numelOf(output.shape);
+  if (n === 0) return;
+  const def = OPS[op]!;
+  const views = [...inputs, output];
+  const c = coalesce(
+    output.shape,
+    views.map((v) => v.strides),
+  );
+  const rank = c.shape.length;
+  const inTypes = inputs.map((v) => v.dtype);
+  const key = `${op}|${inTypes.join(',')}>${output.dtype}|r${rank}`;
+  const pipeline = ctx.pipeline(key, () => shader(op, inTypes, output.dtype, rank));
+  const L = layoutSlots(rank, views.length);
+  const u = new Int32Array(L.params + def.params);
+  u[0] = n;
+  for (let d = 0; d < rank; d++) u[L.shape + d] = c.shape[d]!;
+  views.forEach((v, o) => {
+    const base = L.operand(o);
+    u[base] = v.offset;
+    for (let d = 0; d < rank; d++) u[base + 1 + d] = c.strides[o]![d]!;
+  });
+  def.paramValues(attrs, output.dtype).forEach((p, j) => {
+    u[L.params + j] = p;
+  });
+  const bindings: Binding[] = views.map((v, o) => ({
+    buffer: (v.handle as GPUStorage).buffer,
+    write: o === views.length - 1,
+  }));
+  const enc = ctx.encoder();
+  const temps: Array<{ buffer: GPUBuffer; bytes: number }> = [];
+  ctx.dispatch(enc, pipeline, u, bindings, Math.ceil(n / WG), temps);
+  ctx.submit(enc, temps);
+}
+
+/** True when `v` covers `n` consecutive elements from its offset in row-major order. @internal */
+export function isContiguous(v: TensorView): boolean {
+  const c = coalesce(v.shape, [v.strides]);
+  return c.shape.length === 0 || (c.shape.length === 1 && c.strides[0]![0] === 1);
+}
+
+/** The elementwise kernels of the backend. @internal */
+export function elementwiseKernels(ctx: GpuContext): Array<[string, Kernel]> {
+  const copy: Kernel = (inputs, outputs) => {
+    const src = inputs[0]!;
+    const dst = outputs[0]!;
+    const n = numelOf(dst.shape);
+    if (n === 0) return;
+    const s = src.handle as GPUStorage;
+    const d = dst.handle as GPUStorage;
+    // Same dtype, both row-major contiguous, different buffers: a plain buffer copy.
+    if (src.dtype === dst.dtype && s.buffer !== d.buffer && isContiguous(src) && isContiguous(dst)) {
+      const enc = ctx.encoder();
+      enc.copyBufferToBuffer(s.buffer, src.offset * 4, d.buffer, dst.offset * 4, n * 4);
+      ctx.submit(enc);
+      return;
+    }
+    runElementwise(ctx, 'copy', [src], dst, {});
+  };
+  return [
+    ['fill', (_i, outputs, attrs) => runElementwise(ctx, 'fill', [], outputs[0]!, attrs)],
+    ['copy', copy],
+    ['add', (inputs, outputs, attrs) => runElementwise(ctx, 'add', inputs, outputs[0]!, attrs)],
+    ['mul', (inputs, outputs, attrs) => runElementwise(ctx, 'mul', inputs, outputs[0]!, attrs)],
+  ];
+}

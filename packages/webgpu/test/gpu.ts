@@ -1,0 +1,34 @@
+import { initWebGPU, type WebGPUBackend } from '../src/index.js';
+
+let backend: Promise<WebGPUBackend> | undefined;
+
+/**
+ * Initialises (once per test file) the 'webgpu' backend on whatever adapter Dawn finds: Vulkan first
+ * (SwiftShader on CI), then OpenGL ES in compatibility mode (llvmpipe). `GRADFOLIO_WEBGPU_FLAGS`
+ * (comma-separated Dawn flags, e.g. `backend=opengl`) forces a choice. Validation errors the device
+ * reports fail the test run through `gpuErrors`.
+ */
+export function initTestGPU(): Promise<WebGPUBackend> {
+  backend ??= (async () => {
+    const forced = process.env.GRADFOLIO_WEBGPU_FLAGS;
+    let b: WebGPUBackend;
+    if (forced !== undefined) {
+      const dawnFlags = forced.split(',').filter((f) => f !== '');
+      b = await initWebGPU({ dawnFlags, featureLevel: 'compatibility' });
+    } else {
+      try {
+        b = await initWebGPU({ dawnFlags: ['backend=vulkan'] });
+      } catch {
+        b = await initWebGPU({ dawnFlags: ['backend=opengl'], featureLevel: 'compatibility' });
+      }
+    }
+    b.device.addEventListener('uncapturederror', (e) => {
+      gpuErrors.push(String((e as GPUUncapturedErrorEvent).error.message));
+    });
+    return b;
+  })();
+  return backend;
+}
+
+/** Messages of uncaptured WebGPU errors (validation, out of memory) seen so far. */
+export const gpuErrors: string[] = [];
