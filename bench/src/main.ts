@@ -4,7 +4,7 @@
  */
 import * as gf from '@gradfolio/tensor';
 import * as tf from '@tensorflow/tfjs';
-import '@tensorflow/tfjs-backend-wasm';
+import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { measure, printRatios } from './harness.js';
 
 const quick = process.argv.includes('--quick');
