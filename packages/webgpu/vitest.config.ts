@@ -13,9 +13,12 @@ if (process.platform === 'linux') {
   if (process.env.VK_ICD_FILENAMES === undefined && existsSync(icd)) process.env.VK_ICD_FILENAMES = icd;
   process.env.XDG_RUNTIME_DIR ??= tmpdir();
   process.env.EGL_PLATFORM ??= 'surfaceless';
-  const systemLoader = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib'].some(
-    (d) => existsSync(`${d}/libvulkan.so.1`),
-  );
+  const systemLoader = [
+    '/usr/lib/x86_64-linux-gnu',
+    '/usr/lib/aarch64-linux-gnu',
+    '/usr/lib64',
+    '/usr/lib',
+  ].some((d) => existsSync(`${d}/libvulkan.so.1`));
   if (!systemLoader && existsSync(`${CHROMIUM}/libvulkan.so.1`)) {
     const cur = process.env.LD_LIBRARY_PATH;
     if (!cur?.split(delimiter).includes(CHROMIUM)) {

@@ -1,7 +1,13 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { type FloatArray, type GemmArgs, gemm, gemmBatched, setGemmThreads } from '../src/cpu/gemm/index.js';
 import { jsGemm } from '../src/cpu/gemm/js-kernel.js';
-import { lastThreads, wasmAvailable, warmThreads } from '../src/cpu/gemm/wasm.js';
+import {
+  lastThreads,
+  lastWorkerTasks,
+  reinitForTests,
+  warmThreads,
+  wasmAvailable,
+} from '../src/cpu/gemm/wasm.js';
 
 type Ctor = Float32ArrayConstructor | Float64ArrayConstructor;
 
@@ -399,6 +405,9 @@ describe('gemm 1024 x 1024 x 1024 (float32, threads on)', () => {
     const args = makeArgs(Float32Array, n, n, n, 'n', 'n', 1024, 0);
     gemm(args);
     expect(lastThreads).toBe(2);
+    // The worker took part (tasks are claimed dynamically: retry in case a busy machine starved it).
+    for (let i = 0; i < 3 && lastWorkerTasks === 0; i++) gemm(args);
+    expect(lastWorkerTasks).toBeGreaterThan(0);
     // Spot-check 4096 entries against float64 dot products (a full reference is 1G multiply-adds).
     const r = rng(5);
     let worst = 0;
@@ -419,6 +428,25 @@ describe('gemm 1024 x 1024 x 1024 (float32, threads on)', () => {
     }
     expect(worst).toBeLessThan(1e-5);
     expect(worstRel).toBeLessThan(1e-5);
+  });
+});
+
+describe('unshared wasm memory (the browser configuration: no SharedArrayBuffer, one thread)', () => {
+  afterAll(() => reinitForTests(false));
+  it.each(dtypes)('%s', (_dt, C, tol) => {
+    reinitForTests(true);
+    setGemmThreads(2);
+    expect(wasmAvailable()).toBe(true);
+    expect(warmThreads()).toBe(1);
+    for (const [m, n, k] of [
+      [7, 13, 5],
+      [129, 70, 300],
+    ] as const) {
+      const args = makeArgs(C, m, n, k, 't', 'n', 3);
+      gemm(args);
+      check(args, tol);
+      expect(lastThreads).toBe(1);
+    }
   });
 });
 

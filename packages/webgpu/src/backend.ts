@@ -1,5 +1,5 @@
 import type { Backend, DType, Kernel, TensorView, TypedArray } from '@gradfolio/tensor';
-import { GpuContext, type GPUStorage, totals } from './context.js';
+import { type GPUStorage, GpuContext, totals } from './context.js';
 import { elementwiseKernels, isContiguous, runElementwise } from './kernels/elementwise.js';
 import { matmulKernel } from './kernels/matmul.js';
 import { sumKernel } from './kernels/reduce.js';
@@ -124,13 +124,19 @@ export function createWebGPUBackend(device: GPUDevice): WebGPUBackend {
     if (!isContiguous(view)) {
       // Gather the strided view into a contiguous temporary with the copy kernel first.
       const tmp = store(view.dtype, n, false);
-      runElementwise(ctx, 'copy', [view], {
-        handle: tmp,
-        dtype: view.dtype,
-        shape: view.shape,
-        strides: contiguousStrides(view.shape),
-        offset: 0,
-      }, {});
+      runElementwise(
+        ctx,
+        'copy',
+        [view],
+        {
+          handle: tmp,
+          dtype: view.dtype,
+          shape: view.shape,
+          strides: contiguousStrides(view.shape),
+          offset: 0,
+        },
+        {},
+      );
       temps.push({ buffer: tmp.buffer, bytes: tmp.bytes });
       src = tmp.buffer;
       offset = 0;

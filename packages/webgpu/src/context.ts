@@ -149,7 +149,11 @@ export class GpuContext {
     let p = this.#pipelines.get(key);
     if (p === undefined) {
       const module = this.device.createShaderModule({ code: code(), label: key });
-      p = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: key });
+      p = this.device.createComputePipeline({
+        layout: 'auto',
+        compute: { module, entryPoint: 'main' },
+        label: key,
+      });
       this.#pipelines.set(key, p);
     }
     return p;

@@ -99,18 +99,18 @@ export async function initWebGPU(options: WebGPUOptions = {}): Promise<WebGPUBac
     }
     const request: GPURequestAdapterOptions & { featureLevel?: string } = {};
     if (options.powerPreference !== undefined) request.powerPreference = options.powerPreference;
-    if (options.forceFallbackAdapter !== undefined) request.forceFallbackAdapter = options.forceFallbackAdapter;
+    if (options.forceFallbackAdapter !== undefined)
+      request.forceFallbackAdapter = options.forceFallbackAdapter;
     if (options.featureLevel !== undefined) request.featureLevel = options.featureLevel;
     const adapter = await gpu.requestAdapter(request);
     if (adapter === null) {
       const hint = isNode()
         ? " In Node, Dawn needs a Vulkan driver (e.g. SwiftShader: VK_ICD_FILENAMES=/path/to/vk_swiftshader_icd.json, with libvulkan.so.1 on the library path), or try { dawnFlags: ['backend=opengl'], featureLevel: 'compatibility' } (with EGL_PLATFORM=surfaceless when headless)."
         : '';
-      throw new GradfolioError(
-        'BACKEND_UNAVAILABLE',
-        `initWebGPU: no WebGPU adapter is available.${hint}`,
-        { device: 'webgpu', request },
-      );
+      throw new GradfolioError('BACKEND_UNAVAILABLE', `initWebGPU: no WebGPU adapter is available.${hint}`, {
+        device: 'webgpu',
+        request,
+      });
     }
     // Ask for the adapter's largest buffers: the defaults (128/256 MiB) are smaller than most GPUs allow.
     const requiredLimits: Record<string, number> = {

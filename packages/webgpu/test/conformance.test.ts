@@ -12,15 +12,40 @@ beforeAll(initTestGPU);
 /** Ops whose every case runs on this backend's kernels. */
 export const WEBGPU_OPS = [
   // kernels
-  'fill', 'copy', 'add', 'mul', 'sum', 'matmul',
+  'fill',
+  'copy',
+  'add',
+  'mul',
+  'sum',
+  'matmul',
   // structural (copy/fill) and transfers
-  'cast', 'to', 'clone', 'cat', 'flip', 'pad', 'diag',
+  'cast',
+  'to',
+  'clone',
+  'cat',
+  'flip',
+  'pad',
+  'diag',
   // views (read back through copy)
-  'reshape', 'permute', 'expand', 'slice', 'select', 'diagonal',
+  'reshape',
+  'permute',
+  'expand',
+  'slice',
+  'select',
+  'diagonal',
   // composites of the above
-  'stack', 'split', 'repeat',
+  'stack',
+  'split',
+  'repeat',
   // creation
-  'tensor', 'zeros', 'ones', 'full', 'empty', 'arange', 'linspace', 'eye',
+  'tensor',
+  'zeros',
+  'ones',
+  'full',
+  'empty',
+  'arange',
+  'linspace',
+  'eye',
 ];
 
 runConformance({

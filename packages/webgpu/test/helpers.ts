@@ -30,7 +30,9 @@ export async function expectSame(got: Tensor, want: Tensor, tol: Tol = {}): Prom
   const atol = tol.atol ?? 1e-5;
   for (let i = 0; i < w.length; i++) {
     if (!close(g[i]!, w[i]!, rtol, atol)) {
-      throw new Error(`element ${i} of shape [${want.shape}]: got ${g[i]}, want ${w[i]} (rtol ${rtol}, atol ${atol})`);
+      throw new Error(
+        `element ${i} of shape [${want.shape}]: got ${g[i]}, want ${w[i]} (rtol ${rtol}, atol ${atol})`,
+      );
     }
   }
 }

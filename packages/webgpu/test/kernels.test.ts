@@ -13,7 +13,6 @@ import {
   registerBackend,
   slice,
   sum,
-  type Tensor,
   tensor,
   zeros,
 } from '@gradfolio/tensor';
@@ -80,7 +79,20 @@ describe('copy / clone / cast', () => {
   });
 
   it('casts between float32, int32 and bool like the CPU', async () => {
-    const special = tensor([0, -0, 1.5, -1.5, 2.9, -2.9, 1e10, -3e9, 2 ** 31, Number.NaN, Infinity, -Infinity]);
+    const special = tensor([
+      0,
+      -0,
+      1.5,
+      -1.5,
+      2.9,
+      -2.9,
+      1e10,
+      -3e9,
+      2 ** 31,
+      Number.NaN,
+      Infinity,
+      -Infinity,
+    ]);
     for (const to of ['int32', 'bool', 'float32'] as const) {
       await checkBoth((t) => t.to(to), [special]);
       await checkBoth((t) => t.to(to), [i([5, 4])]);
@@ -196,6 +208,16 @@ describe('sum', () => {
     await checkBoth((t) => t.sum(1), [f([200, 9000])], tolFor(9000));
   });
 
+  it('covers the column strategy (kept dims innermost), split into chunks', async () => {
+    await checkBoth((t) => t.sum(0), [f([500, 40])], tolFor(500)); // 7 chunks, then a serial pass
+    await checkBoth((t) => t.sum(0), [f([1000, 1000])], tolFor(1000));
+    await checkBoth((t) => t.sum([0, 1]), [f([50, 70, 40])], tolFor(3500));
+    await checkBoth((t) => t.T.sum(1), [f([300, 64])], tolFor(300)); // transposed: kept stride 1
+    await checkBoth((t) => t.flip(0, 1).sum(0), [f([200, 33])], tolFor(200)); // negative strides
+    await checkBoth((t) => t.sum(0), [i([700, 50])]);
+    await checkBoth((t) => t.sum(0, { keepdim: true }), [b([100, 64])]);
+  });
+
   it('sums 0-d and empty tensors', async () => {
     await checkBoth((t) => t.sum(), [f([])]);
     await checkBoth((t) => t.sum(), [f([0])]);
@@ -237,7 +259,11 @@ describe('matmul', () => {
 
   it('reads transposed and strided operands', async () => {
     await checkBoth((a, c) => a.T.matmul(c.T), [f([40, 33]), f([45, 40])], tol);
-    await checkBoth((a, c) => a.flip(0).matmul(c.index(slice(null, null, 2))), [f([20, 30]), f([60, 24])], tol);
+    await checkBoth(
+      (a, c) => a.flip(0).matmul(c.index(slice(null, null, 2))),
+      [f([20, 30]), f([60, 24])],
+      tol,
+    );
     await checkBoth((a, c) => a.narrow(1, 3, 10).matmul(c.narrow(0, 1, 10)), [f([8, 20]), f([12, 5])], tol);
   });
 
@@ -272,8 +298,9 @@ describe('dispatch grid', () => {
       await checkBoth((x, y) => add(x, y, { alpha: 2 }), [f([100, 129]), f([129])]); // 51 workgroups
       await checkBoth((x) => x.T.clone(), [i([77, 41])]);
       await checkBoth((x) => x.sum(1), [f([60, 500])], { atol: 1e-3 }); // 60 tree workgroups
-      await checkBoth((x) => x.sum(), [f([200_000])], { atol: 1e-2 }); // 25 chunks, then a second pass
+      await checkBoth((x) => x.sum(), [f([200_000])], { atol: 1e-2 }); // 49 tree chunks, then a serial pass
       await checkBoth((x) => x.sum(0), [f([3, 3000])]); // 12 serial workgroups
+      await checkBoth((x) => x.sum(0), [f([3000, 40])], { atol: 1e-3 }); // column: 46 chunks, 8 workgroups
       await checkBoth((a, c) => a.matmul(c), [f([9, 20, 3]), f([9, 3, 70])], { atol: 1e-4 }); // 18 tiles
       await checkBoth((a, c) => a.matmul(c), [f([130, 8]), f([8, 140])], { atol: 1e-4 }); // 9 tiles
     } finally {

@@ -5,7 +5,7 @@
  * (negative strides), transposed, sliced. Strided outputs work too (`copy` writes into views).
  */
 import type { DType, Kernel, KernelAttrs, TensorView } from '@gradfolio/tensor';
-import { type Binding, type GpuContext, type GPUStorage, WG } from '../context.js';
+import { type Binding, type GPUStorage, type GpuContext, WG } from '../context.js';
 import { CAST_HELPERS, castExpr, coalesce, numelOf, slot, uniformDecl, wgslType } from '../layout.js';
 
 /** What an elementwise op computes, given its input values (already loaded, storage-typed). */
@@ -67,7 +67,10 @@ const OPS: Record<string, EwOp> = {
  * Uniform layout (i32 slots): [numel, shape[0..r), then per operand (inputs..., output): offset,
  * strides[0..r), then the op's parameters].
  */
-function layoutSlots(rank: number, operands: number): { shape: number; operand: (o: number) => number; params: number } {
+function layoutSlots(
+  rank: number,
+  operands: number,
+): { shape: number; operand: (o: number) => number; params: number } {
   const per = 1 + rank;
   return { shape: 1, operand: (o) => 1 + rank + o * per, params: 1 + rank + operands * per };
 }

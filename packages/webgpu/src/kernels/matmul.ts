@@ -2,7 +2,7 @@
  * Batched `matmul`: a [...batch, M, K] @ b [...batch, K, N] -> out [...batch, M, N] contiguous, with a
  * and b any strided views (transposed, sliced, broadcast batch with stride 0).
  *
- * A tiled kernel: a 16x16 thread workgroup computes a (16*TM)x(16*TN) output tile, staging 16-wide
+ * A tiled kernel: a 16x16 thread workgroup computes a (16*TM)x(16*TN) output tile, staging 32-deep
  * K-slices of a and b in workgroup memory and keeping a TMxTN block of accumulators per thread in
  * registers (threads own rows `ty + 16 i` and columns `tx + 16 j`). TM and TN are 4 for dims above 32
  * (64-wide tiles) and 1 otherwise (plain 16x16 tiles), so small and skinny products do not waste
@@ -10,11 +10,13 @@
  * limited by the 65535 per-dimension dispatch limit.
  */
 import type { DType, Kernel } from '@gradfolio/tensor';
-import type { GpuContext, GPUStorage } from '../context.js';
+import type { GPUStorage, GpuContext } from '../context.js';
 import { castExpr, coalesce, contiguousStrides, numelOf, slot, uniformDecl, wgslType } from '../layout.js';
 
+/** Threads per side of a workgroup (16x16 = 256 threads). */
 const T = 16;
-const BK = 16;
+/** K-slice staged per step: (64 + 64) x 32 x 4 bytes = 16 KiB of workgroup memory at most. */
+const BK = 32;
 
 /** Uniform layout: [M, N, K, tilesN, tilesM, total, aOff, aRs, aCs, bOff, bRs, bCs, oOff, batch...]. */
 const HEAD = 13;
@@ -36,17 +38,18 @@ function shader(dtype: DType, br: number, tm: number, tn: number): string {
     decode.push(`aBase += ${idx} * ${abs(d)}; bBase += ${idx} * ${bbs(d)};`);
     if (d > 0) decode.push(`bi = bi / u32(${bs(d)});`);
   }
+  // Each thread stages (BM * BK) / 256 elements of a and (BK * BN) / 256 of b per K-slice.
   const loadA: string[] = [];
-  for (let l = 0; l < tm; l++) {
-    loadA.push(`{ let e = lid + ${256 * l}u; let m = e / ${BK}u; let k = e % ${BK}u;
+  for (let l = 0; l < (BM * BK) / (T * T); l++) {
+    loadA.push(`{ let e = lid + ${T * T * l}u; let m = e / ${BK}u; let k = e % ${BK}u;
       let gr = row0 + i32(m); let gk = t + i32(k);
       var v: ${acc} = ${acc}(0);
       if (gr < M && gk < K) { v = ${load(`a[aBase + gr * ${slot(7)} + gk * ${slot(8)}]`)}; }
       As[k][m] = v; }`);
   }
   const loadB: string[] = [];
-  for (let l = 0; l < tn; l++) {
-    loadB.push(`{ let e = lid + ${256 * l}u; let k = e / ${BN}u; let n = e % ${BN}u;
+  for (let l = 0; l < (BK * BN) / (T * T); l++) {
+    loadB.push(`{ let e = lid + ${T * T * l}u; let k = e / ${BN}u; let n = e % ${BN}u;
       let gk = t + i32(k); let gc = col0 + i32(n);
       var v: ${acc} = ${acc}(0);
       if (gk < K && gc < N) { v = ${load(`b[bBase + gk * ${slot(10)} + gc * ${slot(11)}]`)}; }

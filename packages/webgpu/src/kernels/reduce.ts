@@ -1,48 +1,59 @@
 /**
  * The `sum` reduction. The input's dims are split into kept dims (one output element each) and reduced
- * dims (coalesced separately, innermost = smallest stride). Two strategies:
+ * dims, each group coalesced on its own (reduced dims sorted so the innermost has the smallest stride).
+ * Three strategies, chosen from the layout:
  *
- * - short reductions (at most {@link SERIAL_MAX} elements per output): one thread per output element,
- *   nested loops over the reduced dims;
- * - long reductions: one workgroup of 256 threads per (output element, chunk). Each thread folds a
- *   strided share of the chunk, then the workgroup combines the 256 partial sums with a tree reduction
- *   in workgroup memory. When an output needs more than one chunk, the partial sums land in a temporary
- *   [outputs, chunks] buffer that a second pass (the same kernel) reduces; both passes share one command
- *   encoder.
+ * - serial: short reductions (at most {@link SERIAL_MAX} elements per output), one thread per output
+ *   element with nested loops over the reduced dims;
+ * - column: the kept dims are innermost in memory (e.g. `sum(0)` of a row-major matrix), so one thread
+ *   per output element keeps neighbouring threads on neighbouring addresses (coalesced reads). The
+ *   outermost reduced dim is split into chunks when there are too few outputs to fill the GPU;
+ * - tree: the reduced dims are innermost. One workgroup of {@link TREE_WG} threads per (output element,
+ *   chunk of {@link CHUNK} elements): each thread folds a strided share, then the workgroup combines
+ *   its partial sums with a tree reduction in workgroup memory.
  *
+ * When a strategy splits an output over several chunks, pass 1 writes partial sums to a temporary buffer
+ * and a second pass (planned the same way) reduces them; both passes share one command encoder.
  * Accumulation is f32 for float32 and i32 (wrapping, like the CPU's int32 result) for int32 and bool.
  */
 import type { DType, Kernel, TensorView } from '@gradfolio/tensor';
-import { type GpuContext, type GPUStorage, WG } from '../context.js';
+import { type GPUStorage, type GpuContext, WG } from '../context.js';
 import { CAST_HELPERS, castExpr, coalesce, numelOf, slot, uniformDecl, wgslType } from '../layout.js';
 
 /** Reductions of at most this many elements per output run one thread per output. */
 export const SERIAL_MAX = 64;
-/** Elements one workgroup folds in the tree strategy (32 per thread). */
-export const CHUNK = WG * 32;
+/** Threads of a tree-reduction workgroup (64: six barrier levels, one wavefront / two warps). */
+export const TREE_WG = 64;
+/** Elements one tree workgroup folds (64 per thread). */
+export const CHUNK = TREE_WG * 64;
+/** The column strategy splits reductions until about this many threads run. */
+const COLUMN_THREADS = 16384;
+/** ...but gives each thread at least this many elements. */
+const COLUMN_MIN_WORK = 64;
 
-interface Plan {
+/** A reduction as the shaders see it: input strides of kept and reduced dims. @internal */
+export interface ReducePlan {
   /** Kept dims (row-major order of the output) with their input strides. */
-  keptShape: number[];
-  keptStrides: number[];
+  readonly keptShape: number[];
+  readonly keptStrides: number[];
   /** Reduced dims, outermost first, with their input strides. */
-  redShape: number[];
-  redStrides: number[];
+  readonly redShape: number[];
+  readonly redStrides: number[];
 }
 
-function planReduce(x: TensorView, dims: readonly number[]): Plan {
-  const isRed = (d: number) => dims.includes(d);
+/** Splits and coalesces the dims of `x` for a reduction over `dims`. @internal */
+export function planReduce(x: TensorView, dims: readonly number[]): ReducePlan {
   const kept: Array<[number, number]> = [];
   const red: Array<[number, number]> = [];
   x.shape.forEach((s, d) => {
-    (isRed(d) ? red : kept).push([s, x.strides[d]!]);
+    (dims.includes(d) ? red : kept).push([s, x.strides[d]!]);
   });
   const k = coalesce(
     kept.map((e) => e[0]),
     [kept.map((e) => e[1])],
   );
   // The order of reduced dims does not matter: sort by |stride| descending so the innermost loop walks
-  // the smallest stride (neighbouring threads read neighbouring elements), then coalesce.
+  // the smallest stride, then coalesce.
   red.sort((a, b) => Math.abs(b[1]) - Math.abs(a[1]));
   const r = coalesce(
     red.map((e) => e[0]),
@@ -51,15 +62,35 @@ function planReduce(x: TensorView, dims: readonly number[]): Plan {
   return { keptShape: k.shape, keptStrides: k.strides[0]!, redShape: r.shape, redStrides: r.strides[0]! };
 }
 
+type Strategy = 'serial' | 'column' | 'tree';
+
+/** The strategy for a plan and how many chunks each output is split into. @internal */
+export function chooseStrategy(p: ReducePlan): { strategy: Strategy; chunks: number } {
+  const count = numelOf(p.redShape);
+  const outputs = numelOf(p.keptShape);
+  if (count <= SERIAL_MAX) return { strategy: 'serial', chunks: 1 };
+  const kr = p.keptShape.length;
+  const innerKept = kr > 0 ? Math.abs(p.keptStrides[kr - 1]!) : Number.POSITIVE_INFINITY;
+  const innerRed = Math.abs(p.redStrides[p.redStrides.length - 1]!);
+  if (outputs >= 32 && innerKept < innerRed) {
+    const outer = p.redShape[0]!;
+    const want = Math.ceil(COLUMN_THREADS / outputs);
+    const chunks = Math.max(1, Math.min(want, outer, Math.floor(count / COLUMN_MIN_WORK)));
+    return { strategy: 'column', chunks };
+  }
+  return { strategy: 'tree', chunks: Math.max(1, Math.ceil(count / CHUNK)) };
+}
+
 const accType = (dtype: DType): DType => (dtype === 'float32' ? 'float32' : 'int32');
 
 /**
  * Uniform layout: [inOffset, outOffset, outputs, chunks, chunkLen, redCount,
  *   keptShape[kr], keptStrides[kr], redShape[rr], redStrides[rr]].
+ * chunkLen counts flat reduced elements (tree) or indices of the outermost reduced dim (column).
  */
 const HEAD = 6;
 
-function shader(inType: DType, outType: DType, kr: number, rr: number, tree: boolean): string {
+function shader(inType: DType, outType: DType, kr: number, rr: number, strategy: Strategy): string {
   const acc = wgslType(accType(inType));
   const total = HEAD + 2 * kr + 2 * rr;
   const ks = (d: number) => slot(HEAD + d);
@@ -78,37 +109,49 @@ function shader(inType: DType, outType: DType, kr: number, rr: number, tree: boo
 @group(0) @binding(1) var<storage, read> x: array<${wgslType(inType)}>;
 @group(0) @binding(2) var<storage, read_write> y: array<${wgslType(outType)}>;
 ${CAST_HELPERS}`;
-  if (!tree) {
-    // One thread per output: nested loops over the reduced dims.
+  if (strategy !== 'tree') {
+    // One thread per (output, chunk): nested loops over the reduced dims, the outermost one limited to
+    // the thread's chunk. Threads are numbered output-fastest, so neighbours read neighbouring outputs;
+    // partial sums are written chunk-major ([chunks, outputs]).
     let loops = '';
     let close = '';
     const terms: string[] = ['base'];
     for (let d = 0; d < rr; d++) {
-      loops += `for (var j${d} = 0; j${d} < ${rs(d)}; j${d}++) {\n`;
+      if (d === 0) {
+        loops += `let lo = i32(c) * ${slot(4)};
+  let hi = min(${rs(0)}, lo + ${slot(4)});
+  for (var j0 = lo; j0 < hi; j0++) {\n`;
+      } else {
+        loops += `for (var j${d} = 0; j${d} < ${rs(d)}; j${d}++) {\n`;
+      }
       close += '}\n';
       terms.push(`j${d} * ${rst(d)}`);
     }
     return `${head}
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let o = gid.x + gid.y * nwg.x * ${WG}u;
-  if (o >= u32(${slot(2)})) { return; }
+  let t = gid.x + gid.y * nwg.x * ${WG}u;
+  let outputs = u32(${slot(2)});
+  if (t >= outputs * u32(${slot(3)})) { return; }
+  let o = t % outputs;
+  let c = t / outputs;
   ${base.join('\n  ')}
   var s: ${acc} = ${acc}(0);
   ${loops}s += ${load(terms.join(' + '))};
   ${close}
-  y[u32(${slot(1)}) + o] = ${out('s')};
+  y[u32(${slot(1)}) + c * outputs + o] = ${out('s')};
 }`;
   }
-  // Tree strategy: workgroup (o, c) folds reduced elements [c * chunkLen, min(count, (c+1) * chunkLen)).
+  // Tree: workgroup (o, c) folds flat reduced elements [c * chunkLen, min(count, (c+1) * chunkLen)),
+  // writing partial sums output-major ([outputs, chunks]).
   const decode: string[] = ['var r2 = r;', 'var a = base;'];
   for (let d = rr - 1; d >= 0; d--) {
     if (d === 0) decode.push(`a += i32(r2) * ${rst(0)};`);
     else decode.push(`a += i32(r2 % u32(${rs(d)})) * ${rst(d)}; r2 = r2 / u32(${rs(d)});`);
   }
   return `${head}
-var<workgroup> part: array<${acc}, ${WG}>;
-@compute @workgroup_size(${WG})
+var<workgroup> part: array<${acc}, ${TREE_WG}>;
+@compute @workgroup_size(${TREE_WG})
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>,
         @builtin(num_workgroups) nwg: vec3<u32>) {
   let w = wid.x + wid.y * nwg.x;
@@ -120,13 +163,13 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
   let start = c * u32(${slot(4)});
   let end = min(u32(${slot(5)}), start + u32(${slot(4)}));
   var s: ${acc} = ${acc}(0);
-  for (var r = start + lid; r < end; r += ${WG}u) {
+  for (var r = start + lid; r < end; r += ${TREE_WG}u) {
     ${decode.join('\n    ')}
     s += ${load('a')};
   }
   part[lid] = s;
   workgroupBarrier();
-  for (var stride = ${WG / 2}u; stride > 0u; stride = stride >> 1u) {
+  for (var stride = ${TREE_WG / 2}u; stride > 0u; stride = stride >> 1u) {
     if (lid < stride) { part[lid] = part[lid] + part[lid + stride]; }
     workgroupBarrier();
   }
@@ -134,41 +177,68 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
 }`;
 }
 
-/**
- * Encodes one reduction pass of `x` (a view over `buffer`) into `y` at `yOffset`: chunks > 1 means `y`
- * gets `[outputs, chunks]` partial sums.
- */
-function encodePass(
+interface Operand {
+  readonly buffer: GPUBuffer;
+  readonly dtype: DType;
+  readonly offset: number;
+}
+
+/** Encodes the reduction of `x` (laid out as `p`) into contiguous `y`, in one or two passes. */
+function encodeReduce(
   ctx: GpuContext,
   enc: GPUCommandEncoder,
-  x: { buffer: GPUBuffer; dtype: DType; offset: number },
-  p: Plan,
-  y: { buffer: GPUBuffer; dtype: DType; offset: number },
-  chunks: number,
+  x: Operand,
+  p: ReducePlan,
+  y: Operand,
   temps: Array<{ buffer: GPUBuffer; bytes: number }>,
 ): void {
-  const kr = p.keptShape.length;
-  const rr = p.redShape.length;
+  const { strategy, chunks } = chooseStrategy(p);
   const outputs = numelOf(p.keptShape);
   const count = numelOf(p.redShape);
-  const tree = count > SERIAL_MAX;
-  const key = `sum|${x.dtype}>${y.dtype}|k${kr}r${rr}|${tree ? 'tree' : 'serial'}`;
-  const pipeline = ctx.pipeline(key, () => shader(x.dtype, y.dtype, kr, rr, tree));
+  let target = y;
+  if (chunks > 1) {
+    const tmp = ctx.acquire(outputs * chunks * 4, false);
+    temps.push(tmp);
+    target = { buffer: tmp.buffer, dtype: accType(x.dtype), offset: 0 };
+  }
+  const kr = p.keptShape.length;
+  const rr = p.redShape.length;
+  const key = `sum|${x.dtype}>${target.dtype}|k${kr}r${rr}|${strategy}`;
+  const pipeline = ctx.pipeline(key, () => shader(x.dtype, target.dtype, kr, rr, strategy));
+  const chunkLen = strategy === 'tree' ? Math.ceil(count / chunks) : Math.ceil((p.redShape[0] ?? 1) / chunks);
   const u = new Int32Array(HEAD + 2 * kr + 2 * rr);
-  u.set([x.offset, y.offset, outputs, chunks, Math.ceil(count / chunks), count]);
+  u.set([x.offset, target.offset, outputs, chunks, chunkLen, count]);
   u.set(p.keptShape, HEAD);
   u.set(p.keptStrides, HEAD + kr);
   u.set(p.redShape, HEAD + 2 * kr);
   u.set(p.redStrides, HEAD + 2 * kr + rr);
-  const groups = tree ? outputs * chunks : Math.ceil(outputs / WG);
+  const groups = strategy === 'tree' ? outputs * chunks : Math.ceil((outputs * chunks) / WG);
   ctx.dispatch(
     enc,
     pipeline,
     u,
-    [{ buffer: x.buffer }, { buffer: y.buffer, write: true }],
+    [{ buffer: x.buffer }, { buffer: target.buffer, write: true }],
     groups,
     temps,
   );
+  if (chunks === 1) return;
+  // Pass 2 reduces the partial sums: [outputs, chunks] (tree) or [chunks, outputs] (column).
+  const many = outputs > 1;
+  const p2: ReducePlan =
+    strategy === 'tree'
+      ? {
+          keptShape: many ? [outputs] : [],
+          keptStrides: many ? [chunks] : [],
+          redShape: [chunks],
+          redStrides: [1],
+        }
+      : {
+          keptShape: many ? [outputs] : [],
+          keptStrides: many ? [1] : [],
+          redShape: [chunks],
+          redStrides: [outputs],
+        };
+  encodeReduce(ctx, enc, target, p2, y, temps);
 }
 
 /** The `sum` kernel (contract: see the op table's REDUCE_KERNEL). @internal */
@@ -177,30 +247,16 @@ export function sumKernel(ctx: GpuContext): Kernel {
     const x = inputs[0]!;
     const o = outputs[0]!;
     const dims = (attrs.dims as readonly number[] | undefined) ?? x.shape.map((_, i) => i);
-    const p = planReduce(x, dims);
-    const count = numelOf(p.redShape);
-    const outputsN = numelOf(p.keptShape);
-    const xb = { buffer: (x.handle as GPUStorage).buffer, dtype: x.dtype, offset: x.offset };
-    const yb = { buffer: (o.handle as GPUStorage).buffer, dtype: o.dtype, offset: o.offset };
     const enc = ctx.encoder();
     const temps: Array<{ buffer: GPUBuffer; bytes: number }> = [];
-    const chunks = count > SERIAL_MAX ? Math.max(1, Math.ceil(count / CHUNK)) : 1;
-    if (chunks === 1) {
-      encodePass(ctx, enc, xb, p, yb, 1, temps);
-    } else {
-      // Pass 1: [outputs, chunks] partial sums in the accumulation dtype; pass 2 reduces the chunks.
-      const acc = accType(x.dtype);
-      const tmp = ctx.acquire(outputsN * chunks * 4, false);
-      temps.push(tmp);
-      encodePass(ctx, enc, xb, p, { buffer: tmp.buffer, dtype: acc, offset: 0 }, chunks, temps);
-      const p2: Plan = {
-        keptShape: outputsN > 1 ? [outputsN] : [],
-        keptStrides: outputsN > 1 ? [chunks] : [],
-        redShape: [chunks],
-        redStrides: [1],
-      };
-      encodePass(ctx, enc, { buffer: tmp.buffer, dtype: acc, offset: 0 }, p2, yb, 1, temps);
-    }
+    encodeReduce(
+      ctx,
+      enc,
+      { buffer: (x.handle as GPUStorage).buffer, dtype: x.dtype, offset: x.offset },
+      planReduce(x, dims),
+      { buffer: (o.handle as GPUStorage).buffer, dtype: o.dtype, offset: o.offset },
+      temps,
+    );
     ctx.submit(enc, temps);
   };
 }

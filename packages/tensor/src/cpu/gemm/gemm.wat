@@ -189,7 +189,9 @@
   ;;   15 work (pack buffers of thread 0), 16 work bytes per thread, 17 offset of packed B in them,
   ;;   18 mask of the thread ids ($tid) allowed to take part (each has its pack buffers),
   ;;   20 claim word (job tag << 16 | next task; next = 0xffff while the job is being set up),
-  ;;   21 number of tasks, 22 tasks done; task i at word 32 + 8 i: batch0, batch1, i0, i1, j0, j1.
+  ;;   21 number of tasks, 22 tasks done, 23 error flag (set by a worker whose task trapped),
+  ;;   24 tasks done by threads other than 0 (diagnostics);
+  ;;   task i at word 32 + 8 i: batch0, batch1, i0, i1, j0, j1.
   ;; A claim is a compare-and-swap of the whole claim word, so a late thread can never claim a task of a
   ;; job whose descriptor is being rewritten (the tag changes first).
   (func (export "run_f32") (param $d i32) (param $tid i32)
@@ -220,6 +222,7 @@
           (i32.load offset=8 (local.get $r)) (i32.load offset=12 (local.get $r)) (i32.load offset=16 (local.get $r)) (i32.load offset=20 (local.get $r)) (i32.load offset=8 (local.get $d)) (local.get $work) (i32.add (local.get $work) (i32.load offset=68 (local.get $d))))
         (local.set $bi (i32.add (local.get $bi) (i32.const 1)))
         (br $batch)))
+      (drop (i32.atomic.rmw.add offset=96 (local.get $d) (i32.ne (local.get $tid) (i32.const 0))))
       (drop (i32.atomic.rmw.add offset=88 (local.get $d) (i32.const 1)))
       (drop (memory.atomic.notify offset=88 (local.get $d) (i32.const 1)))
       (br $claim))
@@ -411,7 +414,9 @@
   ;;   15 work (pack buffers of thread 0), 16 work bytes per thread, 17 offset of packed B in them,
   ;;   18 mask of the thread ids ($tid) allowed to take part (each has its pack buffers),
   ;;   20 claim word (job tag << 16 | next task; next = 0xffff while the job is being set up),
-  ;;   21 number of tasks, 22 tasks done; task i at word 32 + 8 i: batch0, batch1, i0, i1, j0, j1.
+  ;;   21 number of tasks, 22 tasks done, 23 error flag (set by a worker whose task trapped),
+  ;;   24 tasks done by threads other than 0 (diagnostics);
+  ;;   task i at word 32 + 8 i: batch0, batch1, i0, i1, j0, j1.
   ;; A claim is a compare-and-swap of the whole claim word, so a late thread can never claim a task of a
   ;; job whose descriptor is being rewritten (the tag changes first).
   (func (export "run_f64") (param $d i32) (param $tid i32)
@@ -442,6 +447,7 @@
           (i32.load offset=8 (local.get $r)) (i32.load offset=12 (local.get $r)) (i32.load offset=16 (local.get $r)) (i32.load offset=20 (local.get $r)) (i32.load offset=8 (local.get $d)) (local.get $work) (i32.add (local.get $work) (i32.load offset=68 (local.get $d))))
         (local.set $bi (i32.add (local.get $bi) (i32.const 1)))
         (br $batch)))
+      (drop (i32.atomic.rmw.add offset=96 (local.get $d) (i32.ne (local.get $tid) (i32.const 0))))
       (drop (i32.atomic.rmw.add offset=88 (local.get $d) (i32.const 1)))
       (drop (memory.atomic.notify offset=88 (local.get $d) (i32.const 1)))
       (br $claim))

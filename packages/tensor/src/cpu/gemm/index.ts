@@ -3,10 +3,11 @@
  *
  * - Tiny problems run a plain-JS kernel (no staging, no allocation).
  * - Everything else runs a WebAssembly SIMD packed-panel GEMM (Goto/BLIS blocking, 5x8 f32x4 / 5x4 f64x2
- *   register-tiled micro-kernel; see scripts/build-gemm-wasm.mjs), split over worker threads in Node for
- *   large problems (shared wasm memory; the caller blocks in Atomics.wait until the workers are done).
- * - Browsers: single-threaded wasm (the main thread may not Atomics.wait); JS until the module compiled
- *   where synchronous compilation is refused.
+ *   register-tiled micro-kernel; see scripts/build-gemm-wasm.mjs and wasm.ts). In Node, problems from
+ *   ~64^3 multiply-adds up are cut into tasks that worker threads (shared wasm memory) and the caller claim
+ *   dynamically; the caller returns once all tasks are done, so the call stays synchronous.
+ * - Browsers: single-threaded wasm (the main thread may not Atomics.wait; no shared memory without
+ *   cross-origin isolation); the JS kernel until the module compiled where synchronous compilation is refused.
  */
 import { jsGemm } from './js-kernel.js';
 import { setThreads, wasmAvailable, wasmGemm } from './wasm.js';
@@ -31,8 +32,10 @@ export interface GemmArgs<T extends FloatArray> {
   cOffset: number;
 }
 
-/** At most this many multiply-adds per matrix go to the JS kernel (staging into wasm costs more). */
-const JS_MAX_MACS = (globalThis as any).__JSMAX ?? 1024;
+/** At most this many multiply-adds per call go to the JS kernel (staging into wasm costs more). */
+const JS_MAX_MACS = 256;
+/** Batches of matrices this small (multiply-adds each) stay in JS (wasm costs ~30 ns per matrix). */
+const JS_MAX_MACS_PER_MATRIX = 64;
 
 /** C = A @ B for one matrix (overwrites C). */
 export function gemm<T extends FloatArray>(args: GemmArgs<T>): void {
@@ -95,6 +98,7 @@ export function gemmBatched<T extends FloatArray>(
   }
   if (
     mn * k * batch > JS_MAX_MACS &&
+    mn * k > JS_MAX_MACS_PER_MATRIX &&
     wasmAvailable() &&
     wasmGemm(
       m,

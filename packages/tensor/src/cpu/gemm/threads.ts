@@ -168,7 +168,8 @@ export function readyWorkers(
         workerData: { module, memory, control: ctl.buffer, slot, desc },
       });
       w.unref();
-      const g = (gen[slot] = (gen[slot] ?? 0) + 1);
+      const g = (gen[slot] ?? 0) + 1;
+      gen[slot] = g;
       // Without an 'error' listener a failing worker would crash the process; just stop using it.
       const onEnd = () => {
         if (gen[slot] !== g) return;

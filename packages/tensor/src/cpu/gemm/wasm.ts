@@ -32,15 +32,26 @@ const WORK = 4096;
 const D_MASK = 18;
 const D_CLAIM = 20;
 const D_NTASKS = 21;
+const D_BY_WORKERS = 24;
 const D_TASKS = 32;
 const MAX_TASKS = 120;
-/** Tasks per participating thread when splitting one matrix (dynamic load balance vs. repacking). */
-const TASKS_PER_THREAD = 1;
+/** Guided scheduling: a task takes 1/(GUIDED * threads) of the work left. */
+const GUIDED = 2;
 /** Minimum width (height) of a column (row) task. */
 const MIN_TASK_EXTENT = 64;
 const PAGE = 65536;
-/** Below this many multiply-adds (m*n*k*batch) a call stays on the calling thread. */
-const THREAD_MIN_MACS = (globalThis as any).__GEMM_TMIN ?? 1 << 20;
+/**
+ * Below THREAD_MIN_MACS << threadPenalty multiply-adds (m*n*k*batch) a call stays on the calling thread.
+ * The penalty adapts: a threaded call where the workers ran none (or all) of the tasks means they could not
+ * help in time (asleep between sparse calls, or no free core: busy machine, SMT siblings), so threading of
+ * mid-size problems backs off; calls where the work was shared bring it back. Every PROBE_EVERY-th call
+ * that only the penalty keeps on one thread is threaded anyway, to re-test.
+ */
+const THREAD_MIN_MACS = 1 << 18;
+const MAX_THREAD_PENALTY = 6;
+const PROBE_EVERY = 32;
+let threadPenalty = 0;
+let probe = 0;
 
 /** 0 not initialised; 1 ready; 2 compiling asynchronously (browser main thread); 3 unavailable. */
 let state: 0 | 1 | 2 | 3 = 0;
@@ -55,6 +66,9 @@ let f64: Float64Array;
 let threads = -1; // -1: default, resolved lazily
 /** Diagnostics: threads offered the last wasm call (the caller + workers ready then). */
 export let lastThreads = 0;
+/** Diagnostics: tasks of the last wasm call, and how many of them workers ran. */
+export let lastTasks = 0;
+export let lastWorkerTasks = 0;
 let jobTag = 0;
 const workerSlots: number[] = [];
 
@@ -98,7 +112,7 @@ function init(): void {
   try {
     const bytes = decodeBase64(GEMM_WASM_BASE64);
     let mem: WebAssembly.Memory | null = null;
-    if (typeof SharedArrayBuffer === 'function') mem = newMemory(true);
+    if (typeof SharedArrayBuffer === 'function' && !forceUnshared) mem = newMemory(true);
     shared = mem !== null;
     if (mem === null) {
       bytes[MEMORY_FLAGS_OFFSET] = 0x01; // import an unshared memory (max present) instead
@@ -126,6 +140,16 @@ function init(): void {
   } catch {
     state = 3;
   }
+}
+
+let forceUnshared = false;
+/** Tests only: re-create the engine, with an unshared memory (the browser configuration) if asked. */
+export function reinitForTests(unshared: boolean): void {
+  releaseThreads();
+  forceUnshared = unshared;
+  state = 0;
+  threadPenalty = 0;
+  init();
 }
 
 /** True when the wasm engine can take a call now (initialises it on first use). */
@@ -282,7 +306,11 @@ export function wasmGemm(
   // Threads: the caller plus the workers ready now, for big enough problems. Each thread id (0 = caller,
   // else the worker's slot) owns pack buffers; `mask` tells run_* which ids may take part in this job.
   let nWorkers = 0;
-  if (m * n * k * batch >= THREAD_MIN_MACS) {
+  const macs = m * n * k * batch;
+  if (
+    macs >= THREAD_MIN_MACS &&
+    (macs >= THREAD_MIN_MACS * 2 ** threadPenalty || ++probe % PROBE_EVERY === 0)
+  ) {
     const want = threadsWanted();
     if (want > 1) nWorkers = readyWorkers(want, wasmModule, memory, DESC, workerSlots);
   }
@@ -314,15 +342,11 @@ export function wasmGemm(
       unitSize = mr;
     }
   }
-  let nTasks = 1;
-  if (T > 1) {
-    nTasks = Math.min(units, TASKS_PER_THREAD * T, MAX_TASKS);
-    // Each column (row) task repacks all of A (B): keep tasks >= MIN_TASK_EXTENT wide unless that leaves
-    // fewer tasks than threads.
-    if (mode !== 0) nTasks = Math.min(nTasks, Math.max(T, Math.floor((mode === 1 ? n : m) / MIN_TASK_EXTENT)));
-  }
-  const per = Math.ceil(units / nTasks);
-  nTasks = Math.ceil(units / per);
+  // Guided self-scheduling: each task takes 1/(GUIDED * T) of what is left, but a column (row) task repacks
+  // all of A (B), so at least MIN_TASK_EXTENT columns (rows) unless that leaves fewer tasks than threads.
+  // Early tasks are big (little repacking), the last ones small (a slow thread holds up the end briefly).
+  const minUnits =
+    mode === 0 ? 1 : Math.max(1, Math.min(Math.floor(MIN_TASK_EXTENT / unitSize), Math.ceil(units / T)));
 
   const kcE = Math.min(blk.kc, k);
   const apBytes = align64(Math.min(blk.mc, mPad) * kcE * es);
@@ -364,19 +388,22 @@ export function wasmGemm(
   I[d + 16] = workStride;
   I[d + 17] = apBytes;
   I[d + D_MASK] = mask;
-  for (let t = 0; t < nTasks; t++) {
-    const r = d + D_TASKS + 8 * t;
-    const u0 = t * per;
-    const u1 = Math.min(units, u0 + per);
+  let nTasks = 0;
+  for (let u0 = 0; u0 < units; nTasks++) {
+    const size = Math.max(minUnits, Math.ceil((units - u0) / (GUIDED * T)));
+    const u1 = nTasks === MAX_TASKS - 1 ? units : Math.min(units, u0 + size);
+    const r = d + D_TASKS + 8 * nTasks;
     I[r] = mode === 0 && T > 1 ? u0 : 0;
     I[r + 1] = mode === 0 && T > 1 ? u1 : batch;
     I[r + 2] = mode === 2 ? u0 * unitSize : 0;
     I[r + 3] = mode === 2 ? Math.min(m, u1 * unitSize) : m;
     I[r + 4] = mode === 1 ? u0 * unitSize : 0;
     I[r + 5] = mode === 1 ? Math.min(n, u1 * unitSize) : n;
+    u0 = u1;
   }
   Atomics.store(I, d + D_NTASKS, nTasks);
   Atomics.store(I, d + DESC_DONE, 0);
+  I[d + D_BY_WORKERS] = 0;
   I[d + DESC_ERR] = 0;
   Atomics.store(I, d + D_CLAIM, jobTag << 16); // open
   lastThreads = T;
@@ -403,6 +430,13 @@ export function wasmGemm(
       if (done >= nTasks) break;
       if (performance.now() > dozeAt) Atomics.wait(I, d + DESC_DONE, done, 1);
     }
+  }
+  lastWorkerTasks = I[d + D_BY_WORKERS]!;
+  lastTasks = nTasks;
+  if (nWorkers > 0 && nTasks > 1) {
+    if (lastWorkerTasks === 0 || lastWorkerTasks === nTasks) {
+      if (threadPenalty < MAX_THREAD_PENALTY) threadPenalty++;
+    } else if (threadPenalty > 0) threadPenalty--;
   }
   if (I[d + DESC_ERR] !== 0) {
     state = 3;
