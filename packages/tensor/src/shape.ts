@@ -3,14 +3,26 @@ import { fmtShape, GradfolioError } from './errors.js';
 /** A tensor's shape: a list of non-negative sizes. */
 export type Shape = readonly number[];
 
-/** Number of elements of a shape (1 for a 0-d shape). */
+/**
+ * Number of elements of a shape (1 for a 0-d shape).
+ * @example
+ * ```ts
+ * numel([2, 3]); // 6
+ * ```
+ */
 export function numel(shape: Shape): number {
   let n = 1;
   for (const s of shape) n *= s;
   return n;
 }
 
-/** Row-major (C-contiguous) strides of a shape. @internal */
+/**
+ * Row-major (C-contiguous) strides of a shape.
+ * @example
+ * ```ts
+ * contiguousStrides([2, 3, 4]); // [12, 4, 1]
+ * ```
+ */
 export function contiguousStrides(shape: Shape): number[] {
   const strides = new Array<number>(shape.length);
   let acc = 1;
@@ -21,7 +33,13 @@ export function contiguousStrides(shape: Shape): number[] {
   return strides;
 }
 
-/** True if a layout is row-major contiguous (size-1 dims may have any stride). @internal */
+/**
+ * True if a layout is row-major contiguous (size-1 dims may have any stride).
+ * @example
+ * ```ts
+ * isContiguous([2, 3], [1, 2]); // false
+ * ```
+ */
 export function isContiguous(shape: Shape, strides: readonly number[]): boolean {
   let expected = 1;
   for (let i = shape.length - 1; i >= 0; i--) {
@@ -66,7 +84,13 @@ export function normDims(dims: readonly number[], ndim: number, op: string): num
   return out;
 }
 
-/** Broadcasts shapes with NumPy/PyTorch rules, or throws naming the op and both shapes. */
+/**
+ * Broadcasts shapes with NumPy/PyTorch rules, or throws `SHAPE_MISMATCH` naming the op and the shapes.
+ * @example
+ * ```ts
+ * broadcastShapes('add', [4, 1], [3]); // [4, 3]
+ * ```
+ */
 export function broadcastShapes(op: string, ...shapes: Shape[]): number[] {
   let ndim = 0;
   for (const s of shapes) ndim = Math.max(ndim, s.length);

@@ -1,5 +1,6 @@
 import type { Backend, Kernel, TensorView } from '../backend.js';
 import { allocArray, type DType, type TypedArray } from '../dtype.js';
+import { contiguousStrides } from '../shape.js';
 import { copyKernel, fillKernel, registerElementwise } from './elementwise.js';
 import { registerIndexKernels } from './kernels-index.js';
 import { registerLinalgKernels } from './kernels-linalg.js';
@@ -13,21 +14,11 @@ function readView(view: TensorView): TypedArray {
   if (n > 0) {
     copyKernel(
       [view],
-      [{ handle: out, dtype: view.dtype, shape: view.shape, strides: contiguous(view.shape), offset: 0 }],
+      [{ handle: out, dtype: view.dtype, shape: view.shape, strides: contiguousStrides(view.shape), offset: 0 }],
       {},
     );
   }
   return out;
-}
-
-function contiguous(shape: readonly number[]): number[] {
-  const s = new Array<number>(shape.length);
-  let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    s[i] = acc;
-    acc *= shape[i]!;
-  }
-  return s;
 }
 
 /**

@@ -3,7 +3,14 @@
  * where every operand is contiguous across them), so most calls run one tight inner loop.
  */
 
-/** A coalesced iteration plan over `k` operands. @internal */
+/**
+ * A coalesced iteration plan over `k` operands (exported as `coalesceDims` for backends).
+ *
+ * @example
+ * ```ts
+ * coalesceDims([2, 3], [[3, 1], [3, 1]]).shape; // [6]: one flat loop
+ * ```
+ */
 export interface Plan {
   /** Sizes of the coalesced dims, outermost first; the last one is the inner loop. */
   readonly shape: number[];
@@ -11,7 +18,15 @@ export interface Plan {
   readonly strides: number[][];
 }
 
-/** Coalesces `shape` with per-operand `strides`. @internal */
+/**
+ * Coalesces `shape` with per-operand `strides`: drops size-1 dims and merges dims that every operand
+ * walks contiguously, so kernels loop over as few dims as possible.
+ *
+ * @example
+ * ```ts
+ * coalesceDims([2, 3], [[3, 1], [0, 1]]); // { shape: [2, 3], strides: [[3, 1], [0, 1]] }
+ * ```
+ */
 export function plan(shape: readonly number[], strides: ReadonlyArray<readonly number[]>): Plan {
   const k = strides.length;
   const outShape: number[] = [];
@@ -47,7 +62,11 @@ export function plan(shape: readonly number[], strides: ReadonlyArray<readonly n
 /**
  * Calls `row(offsets, n)` once per inner row of the plan; `offsets[o]` is operand o's element offset
  * at the row start. `offsets` is reused between calls (copy it if you keep it).
- * @internal
+ *
+ * @example
+ * ```ts
+ * forEachRow(coalesceDims([2, 3], [[3, 1]]), [0], (off, n) => console.log(off[0], n)); // 0 6
+ * ```
  */
 export function forEachRow(
   p: Plan,
