@@ -66,6 +66,14 @@ export interface Backend {
 /**
  * Reference-counted backend storage shared by a tensor and all of its views. The version counter is
  * bumped by every in-place write, which is how autograd detects tensors modified after being saved.
+ *
+ * @example
+ * ```ts
+ * const a = zeros([4]);
+ * const v = a.view(2, 2);
+ * v.storage === a.storage; // true
+ * a.storage.refs;          // 2
+ * ```
  */
 export class Storage {
   /** Live references (tensors and views) to this storage. */

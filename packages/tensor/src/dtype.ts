@@ -3,7 +3,13 @@ import { GradfolioError } from './errors.js';
 /** Element types. `float32` is the default floating type, `int32` the default integer type. */
 export type DType = 'float32' | 'float64' | 'int32' | 'bool';
 
-/** Every dtype, in promotion order. */
+/**
+ * Every dtype, in promotion order.
+ * @example
+ * ```ts
+ * DTYPES.includes('float64'); // true
+ * ```
+ */
 export const DTYPES: readonly DType[] = ['bool', 'int32', 'float32', 'float64'];
 
 /** The typed array that holds each dtype on the CPU (bool is stored as 0/1 bytes). */
@@ -35,12 +41,24 @@ export function arrayCtor(dtype: DType): (typeof CTORS)[DType] {
   return CTORS[dtype];
 }
 
-/** Bytes per element. */
+/**
+ * Bytes per element.
+ * @example
+ * ```ts
+ * itemSize('float64'); // 8
+ * ```
+ */
 export function itemSize(dtype: DType): number {
   return dtype === 'float64' ? 8 : dtype === 'bool' ? 1 : 4;
 }
 
-/** True for float32 and float64. */
+/**
+ * True for float32 and float64.
+ * @example
+ * ```ts
+ * isFloating('int32'); // false
+ * ```
+ */
 export function isFloating(dtype: DType): boolean {
   return dtype === 'float32' || dtype === 'float64';
 }
@@ -61,7 +79,13 @@ function category(d: DType): Category {
   return d === 'bool' ? 0 : d === 'int32' ? 1 : 2;
 }
 
-/** The larger of two dtypes in promotion order (`bool < int32 < float32 < float64`). */
+/**
+ * The larger of two dtypes in promotion order (`bool < int32 < float32 < float64`).
+ * @example
+ * ```ts
+ * promoteTypes('int32', 'float32'); // 'float32'
+ * ```
+ */
 export function promoteTypes(a: DType, b: DType): DType {
   return RANK[a] >= RANK[b] ? a : b;
 }
