@@ -1,12 +1,15 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { defineConfig } from 'vitest/config';
 
 // Headless Linux: Dawn (the `webgpu` package) runs on SwiftShader's Vulkan ICD as shipped with Debian's
-// chromium package. The Vulkan loader (libvulkan.so.1) must be on the dynamic linker's path when the
-// worker process starts, so it is set here, in the main process, before the forked workers exist; the
-// other variables are also (re)checked by test/setup.ts. Variables already set by the caller win.
+// chromium package. Dawn dlopens the Vulkan loader (libvulkan.so.1); when the system has none
+// (package libvulkan1), chromium's copy is used through a private directory holding only a link to it.
+// (Putting /usr/lib/chromium itself on the path would also shadow Mesa's libEGL with chromium's ANGLE
+// copy and break the OpenGL fallback.) The dynamic linker reads LD_LIBRARY_PATH when a process starts,
+// so it is set here, in the main process, before the forked workers exist; test/setup.ts re-checks the
+// other variables. Variables already set by the caller win.
 const CHROMIUM = '/usr/lib/chromium';
 if (process.platform === 'linux') {
   const icd = `${CHROMIUM}/vk_swiftshader_icd.json`;
@@ -19,10 +22,19 @@ if (process.platform === 'linux') {
     '/usr/lib64',
     '/usr/lib',
   ].some((d) => existsSync(`${d}/libvulkan.so.1`));
-  if (!systemLoader && existsSync(`${CHROMIUM}/libvulkan.so.1`)) {
-    const cur = process.env.LD_LIBRARY_PATH;
-    if (!cur?.split(delimiter).includes(CHROMIUM)) {
-      process.env.LD_LIBRARY_PATH = cur ? `${cur}${delimiter}${CHROMIUM}` : CHROMIUM;
+  const chromiumLoader = `${CHROMIUM}/libvulkan.so.1`;
+  if (!systemLoader && existsSync(chromiumLoader)) {
+    const dir = join(tmpdir(), 'gradfolio-webgpu-vulkan-loader');
+    const link = join(dir, 'libvulkan.so.1');
+    try {
+      mkdirSync(dir, { recursive: true });
+      if (!existsSync(link)) symlinkSync(chromiumLoader, link);
+      const cur = process.env.LD_LIBRARY_PATH;
+      if (!cur?.split(delimiter).includes(dir)) {
+        process.env.LD_LIBRARY_PATH = cur ? `${cur}${delimiter}${dir}` : dir;
+      }
+    } catch {
+      // No writable temp dir: the tests fall back to OpenGL (test/gpu.ts).
     }
   }
 }

@@ -106,7 +106,7 @@ const lazyBackends = new Map<string, () => Backend>([['cpu', createCPUBackend]])
  *
  * @example
  * ```ts
- * registerBackend(await createWebGPUBackend());
+ * registerBackend(createWebGPUBackend(device)); // or: await initWebGPU() from @gradfolio/webgpu
  * ```
  */
 export function registerBackend(backend: Backend): void {

@@ -1,4 +1,11 @@
-import type { Backend, DType, Kernel, TensorView, TypedArray } from '@gradfolio/tensor';
+import {
+  type Backend,
+  type DType,
+  GradfolioError,
+  type Kernel,
+  type TensorView,
+  type TypedArray,
+} from '@gradfolio/tensor';
 import { type GPUStorage, GpuContext, totals } from './context.js';
 import { elementwiseKernels, isContiguous, runElementwise } from './kernels/elementwise.js';
 import { matmulKernel } from './kernels/matmul.js';
@@ -60,6 +67,34 @@ export function webgpuStats(): WebGPUStats {
   return { ...totals };
 }
 
+/**
+ * Device limits the kernels need (the WebGPU core defaults; compatibility-mode devices default lower).
+ * @internal
+ */
+export const REQUIRED_LIMITS: Readonly<Record<string, number>> = {
+  maxComputeInvocationsPerWorkgroup: 256,
+  maxComputeWorkgroupSizeX: 256,
+  maxComputeWorkgroupSizeY: 16,
+  maxComputeWorkgroupStorageSize: 16384,
+  maxStorageBuffersPerShaderStage: 3,
+};
+
+function checkLimits(device: GPUDevice): void {
+  const limits = device.limits as unknown as Record<string, number | undefined>;
+  const short = Object.entries(REQUIRED_LIMITS).filter(([name, want]) => (limits[name] ?? want) < want);
+  if (short.length > 0) {
+    throw new GradfolioError(
+      'BACKEND_UNAVAILABLE',
+      `createWebGPUBackend: the device's limits are too small for the kernels: ${short
+        .map(([name, want]) => `${name} is ${limits[name]}, needs ${want}`)
+        .join(
+          '; ',
+        )}. Request them in requestDevice({ requiredLimits }) (initWebGPU does), if the adapter allows.`,
+      { device: 'webgpu', limits: Object.fromEntries(short) },
+    );
+  }
+}
+
 /** Element bytes on the GPU: every dtype is one 4-byte word (bool included). */
 const BYTES = 4;
 
@@ -91,7 +126,9 @@ function fromGpuBytes(bytes: ArrayBuffer, dtype: DType): TypedArray {
  * Storage is one GPU buffer per tensor storage (float32 as f32, int32 as i32, bool as one u32 0/1 word
  * per element), pooled by size class on free. Kernels: `fill`, `copy`, `add`, `mul`, `sum`, `matmul`;
  * every other op raises `KERNEL_MISSING` with a hint to move to the CPU. There is no `readSync`, so the
- * tensor core's synchronous reads raise `SYNC_READ_UNAVAILABLE`.
+ * tensor core's synchronous reads raise `SYNC_READ_UNAVAILABLE`. Throws `BACKEND_UNAVAILABLE` when the
+ * device's compute limits are below the WebGPU core defaults the kernels use (256 invocations per
+ * workgroup, 16 KiB of workgroup memory): compatibility-mode devices must request them.
  *
  * @example
  * ```ts
@@ -104,6 +141,7 @@ function fromGpuBytes(bytes: ArrayBuffer, dtype: DType): TypedArray {
  * ```
  */
 export function createWebGPUBackend(device: GPUDevice): WebGPUBackend {
+  checkLimits(device);
   const ctx = new GpuContext(device);
   const kernels = new Map<string, Kernel>(elementwiseKernels(ctx));
   kernels.set('sum', sumKernel(ctx));

@@ -31,6 +31,12 @@ const MAX_POOLED_BYTES = 512 * 1024 * 1024;
  * The storage handle of a tensor on the WebGPU backend: one GPU buffer (STORAGE | COPY_SRC | COPY_DST)
  * of `bytes` bytes (a size class, at least 4 bytes per element rounded up to 16) holding `size`
  * elements of `dtype`, 4 bytes each (f32, i32, or bool as one u32 0/1 word per element).
+ *
+ * @example
+ * ```ts
+ * const t = tensor([1, 2, 3], { device: 'webgpu' });
+ * const { buffer, bytes } = t.storage.handle as GPUStorage; // bytes === 16
+ * ```
  */
 export interface GPUStorage {
   readonly buffer: GPUBuffer;
@@ -157,11 +163,6 @@ export class GpuContext {
       this.#pipelines.set(key, p);
     }
     return p;
-  }
-
-  /** Number of compiled pipelines (for tests). */
-  get pipelineCount(): number {
-    return this.#pipelines.size;
   }
 
   /**

@@ -1,5 +1,5 @@
 import { GradfolioError, registerBackend } from '@gradfolio/tensor';
-import { createWebGPUBackend, type WebGPUBackend } from './backend.js';
+import { createWebGPUBackend, REQUIRED_LIMITS, type WebGPUBackend } from './backend.js';
 
 /**
  * Options of {@link initWebGPU}.
@@ -112,11 +112,17 @@ export async function initWebGPU(options: WebGPUOptions = {}): Promise<WebGPUBac
         request,
       });
     }
-    // Ask for the adapter's largest buffers: the defaults (128/256 MiB) are smaller than most GPUs allow.
+    // Ask for the adapter's largest buffers (the defaults, 128/256 MiB, are smaller than most GPUs
+    // allow) and for the workgroup sizes the kernels use (compatibility-mode defaults are smaller).
     const requiredLimits: Record<string, number> = {
       maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
       maxBufferSize: adapter.limits.maxBufferSize,
     };
+    for (const [name, want] of Object.entries(REQUIRED_LIMITS)) {
+      const have = (adapter.limits as unknown as Record<string, number>)[name] ?? 0;
+      // Where the adapter cannot, createWebGPUBackend reports the missing limit with a coded error.
+      if (have >= want) requiredLimits[name] = want;
+    }
     device = await adapter.requestDevice({ requiredLimits });
     adapters.add(adapter);
     const held = adapter;

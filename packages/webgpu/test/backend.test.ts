@@ -12,7 +12,7 @@ import {
   zeros,
 } from '@gradfolio/tensor';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { webgpuStats } from '../src/index.js';
+import { createWebGPUBackend, webgpuStats } from '../src/index.js';
 import { gpuErrors, initTestGPU } from './gpu.js';
 
 beforeAll(initTestGPU);
@@ -103,6 +103,40 @@ describe('memory', () => {
     const live2 = webgpuStats().liveBuffers;
     v.dispose();
     expect(webgpuStats().liveBuffers).toBe(live2 - 1);
+  });
+});
+
+describe('pool trimming and device limits', () => {
+  it('trimPool() destroys the pooled buffers, live tensors keep theirs', async () => {
+    const b = await initTestGPU();
+    const keep = tensor([1, 2, 3], { device: 'webgpu' });
+    zeros([4096], { device: 'webgpu' }).dispose();
+    expect(webgpuStats().bytesPooled).toBeGreaterThan(0);
+    const live = webgpuStats().liveBuffers;
+    b.trimPool();
+    expect(webgpuStats().bytesPooled).toBe(0);
+    expect(webgpuStats().liveBuffers).toBe(live);
+    expect(Array.from(await keep.data())).toEqual([1, 2, 3]);
+  });
+
+  it('rejects a device whose compute limits are below what the kernels use', async () => {
+    const { device } = await initTestGPU();
+    const small = new Proxy(device, {
+      get(target, prop) {
+        if (prop === 'limits')
+          return { maxComputeInvocationsPerWorkgroup: 128, maxComputeWorkgroupSizeX: 128 };
+        const v = Reflect.get(target, prop, target) as unknown;
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    let err: unknown;
+    try {
+      createWebGPUBackend(small);
+    } catch (e) {
+      err = e;
+    }
+    expect(GradfolioError.isInstance(err) && err.code).toBe('BACKEND_UNAVAILABLE');
+    expect(String((err as Error).message)).toMatch(/maxComputeInvocationsPerWorkgroup is 128, needs 256/);
   });
 });
 
