@@ -19,6 +19,7 @@ export {
 } from './backend.js';
 export { createCPUBackend } from './cpu/backend.js';
 export { setGemmThreads } from './cpu/gemm/index.js';
+export { forEachRow, type Plan, plan as coalesceDims } from './cpu/iter.js';
 export {
   arange,
   empty,
@@ -177,7 +178,7 @@ export {
   view,
 } from './ops/views.js';
 export { defaultGenerator, Generator, manualSeed } from './random.js';
-export { broadcastShapes, numel, type Shape } from './shape.js';
+export { broadcastShapes, contiguousStrides, isContiguous, numel, type Shape } from './shape.js';
 export {
   type GradFnLike,
   type NestedArray,

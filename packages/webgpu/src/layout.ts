@@ -2,72 +2,41 @@
  * Layout helpers shared by the kernels: dimension coalescing (so most views run as rank 0-2 kernels)
  * and the WGSL storage type of each dtype.
  */
-import type { DType } from '@gradfolio/tensor';
+import {
+  coalesceDims,
+  contiguousStrides,
+  type DType,
+  GradfolioError,
+  numel,
+  type Plan,
+} from '@gradfolio/tensor';
 
 /** A shape with one stride list per operand, after coalescing. @internal */
-export interface Coalesced {
-  readonly shape: number[];
-  readonly strides: number[][];
-}
+export type Coalesced = Plan;
 
 /**
- * Drops size-1 dims and merges adjacent dims across which every operand is contiguous
- * (`stride[d] === stride[d + 1] * size[d + 1]`). Works for stride 0 (broadcast) and negative strides.
- * The result may have rank 0 (a single element).
+ * Drops size-1 dims and merges adjacent dims across which every operand is contiguous: the tensor
+ * core's `coalesceDims` (a single element comes back as rank 1 of size 1).
  * @internal
  */
-export function coalesce(shape: readonly number[], strides: ReadonlyArray<readonly number[]>): Coalesced {
-  const k = strides.length;
-  const outShape: number[] = [];
-  const outStrides: number[][] = Array.from({ length: k }, () => []);
-  for (let d = 0; d < shape.length; d++) {
-    const size = shape[d]!;
-    if (size === 1) continue;
-    const last = outShape.length - 1;
-    if (last >= 0) {
-      let mergeable = true;
-      for (let o = 0; o < k; o++) {
-        if (outStrides[o]![last] !== strides[o]![d]! * size) {
-          mergeable = false;
-          break;
-        }
-      }
-      if (mergeable) {
-        outShape[last] = outShape[last]! * size;
-        for (let o = 0; o < k; o++) outStrides[o]![last] = strides[o]![d]!;
-        continue;
-      }
-    }
-    outShape.push(size);
-    for (let o = 0; o < k; o++) outStrides[o]!.push(strides[o]![d]!);
-  }
-  return { shape: outShape, strides: outStrides };
-}
+export const coalesce: (shape: readonly number[], strides: ReadonlyArray<readonly number[]>) => Coalesced =
+  coalesceDims;
 
 /** Number of elements of a shape. @internal */
-export function numelOf(shape: readonly number[]): number {
-  let n = 1;
-  for (const s of shape) n *= s;
-  return n;
-}
+export const numelOf: (shape: readonly number[]) => number = numel;
 
-/** Row-major strides of a shape. @internal */
-export function contiguousStrides(shape: readonly number[]): number[] {
-  const s = new Array<number>(shape.length);
-  let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    s[i] = acc;
-    acc *= shape[i]!;
-  }
-  return s;
-}
+export { contiguousStrides };
 
 /** The WGSL element type a dtype is stored as: f32, i32, or u32 (bool, one 0/1 word per element). @internal */
 export function wgslType(dtype: DType): 'f32' | 'i32' | 'u32' {
   if (dtype === 'float32') return 'f32';
   if (dtype === 'int32') return 'i32';
   if (dtype === 'bool') return 'u32';
-  throw new Error(`webgpu: dtype ${dtype} has no WGSL storage type`);
+  throw new GradfolioError(
+    'DTYPE_MISMATCH',
+    `webgpu: dtype ${dtype} has no WGSL storage type; keep ${dtype} tensors on the CPU`,
+    { dtype },
+  );
 }
 
 /** WGSL expression reading uniform slot `i` (an i32) of the `u.m` vec4 array. @internal */
