@@ -115,6 +115,9 @@ async function benchDispatch(): Promise<void> {
   }
 }
 
+await useTf('wasm');
+const tfjsWasm = `simd=${tf.env().getBool('WASM_HAS_SIMD_SUPPORT')} multithread=${tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT')} threads=${getThreadsCount()}`;
+console.error(`tfjs-wasm: ${tfjsWasm}`);
 console.error(
   `gradfolio bench on ${process.platform}-${process.arch}, node ${process.version}, ${(await import('node:os')).cpus().length} cpus`,
 );

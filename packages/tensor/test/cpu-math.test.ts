@@ -20,7 +20,7 @@ it('float32 exp, tanh and sigmoid are within about one ulp of the correctly roun
     ['tanh', (t) => t.tanh(), Math.tanh],
     ['sigmoid', (t) => t.sigmoid(), (v) => 1 / (1 + Math.exp(-v))],
   ];
-  for (const [name, f, ref] of fns) {
+  for (const [, f, ref] of fns) {
     const got = f(x).dataSync();
     let worst = 0;
     for (let i = 0; i < n; i++) {

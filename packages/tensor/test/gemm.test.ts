@@ -5,6 +5,7 @@ import {
   lastThreads,
   lastWorkerTasks,
   reinitForTests,
+  setThreadPolicyForTests,
   warmThreads,
   wasmAvailable,
 } from '../src/cpu/gemm/wasm.js';
@@ -171,7 +172,10 @@ const SHAPES: [number, number, number][] = [
   [129, 257, 63],
 ];
 
-afterAll(() => setGemmThreads(2));
+afterAll(() => {
+  setGemmThreads(2);
+  setThreadPolicyForTests('auto');
+});
 
 describe.each([
   ['threads off', 0],
@@ -179,6 +183,8 @@ describe.each([
 ])('gemm (%s)', (_name, threads) => {
   it('has wasm and the requested workers', () => {
     setGemmThreads(threads);
+    // With threads: offer every wasm call to all of them (by default that depends on size and timing).
+    setThreadPolicyForTests(threads > 1 ? 'always' : 'auto');
     expect(wasmAvailable()).toBe(true);
     expect(warmThreads(20_000)).toBe(Math.max(1, threads));
   });
@@ -397,9 +403,36 @@ describe.each([
   });
 });
 
+describe('thread policy (auto)', () => {
+  it('tries one thread and all threads on the first calls of a shape, then keeps the faster', () => {
+    setThreadPolicyForTests('auto');
+    setGemmThreads(2);
+    expect(warmThreads(20_000)).toBe(2);
+    const args = makeArgs(Float32Array, 96, 100, 110, 'n', 'n', 11, 0);
+    const used: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      gemm(args);
+      used.push(lastThreads);
+    }
+    expect(used.slice(0, 4)).toEqual([1, 2, 1, 2]);
+    // Afterwards one choice, with the other re-tried every 16th call.
+    const rest = used.slice(4);
+    const other = rest.filter((t) => t !== rest[0]).length;
+    expect(other).toBeLessThanOrEqual(2);
+    check(args, TOL.f32);
+    // Problems below ~64^3 multiply-adds never use threads.
+    const small = makeArgs(Float32Array, 20, 30, 40, 'n', 'n', 12, 0);
+    for (let i = 0; i < 4; i++) {
+      gemm(small);
+      expect(lastThreads).toBe(1);
+    }
+  });
+});
+
 describe('gemm 1024 x 1024 x 1024 (float32, threads on)', () => {
   it('matches the float64 reference within 1e-5 relative', () => {
     setGemmThreads(2);
+    setThreadPolicyForTests('always');
     warmThreads(20_000);
     const n = 1024;
     const args = makeArgs(Float32Array, n, n, n, 'n', 'n', 1024, 0);

@@ -14,7 +14,15 @@ function readView(view: TensorView): TypedArray {
   if (n > 0) {
     copyKernel(
       [view],
-      [{ handle: out, dtype: view.dtype, shape: view.shape, strides: contiguousStrides(view.shape), offset: 0 }],
+      [
+        {
+          handle: out,
+          dtype: view.dtype,
+          shape: view.shape,
+          strides: contiguousStrides(view.shape),
+          offset: 0,
+        },
+      ],
       {},
     );
   }

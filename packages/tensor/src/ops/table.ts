@@ -232,7 +232,8 @@ def('split', 'composite', ['shape'], 'same', { aliases: ['chunk'] });
 def('flip', 'structural', ['shape'], 'same', { kernel: 'executed with copy from a negative-stride view' });
 def('repeat', 'composite', ['shape'], 'same', {});
 def('pad', 'structural', ['shape'], 'same', {
-  kernel: "constant mode: fill and copy; 'reflect' | 'replicate' | 'circular': indexSelect with host-computed indices",
+  kernel:
+    "constant mode: fill and copy; 'reflect' | 'replicate' | 'circular': indexSelect with host-computed indices",
 });
 def('tril', 'composite', ['shape'], 'same', {});
 def('triu', 'composite', ['shape'], 'same', {});

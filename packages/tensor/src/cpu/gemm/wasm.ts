@@ -40,18 +40,28 @@ const GUIDED = 2;
 /** Minimum width (height) of a column (row) task. */
 const MIN_TASK_EXTENT = 64;
 const PAGE = 65536;
-/**
- * Below THREAD_MIN_MACS << threadPenalty multiply-adds (m*n*k*batch) a call stays on the calling thread.
- * The penalty adapts: a threaded call where the workers ran none (or all) of the tasks means they could not
- * help in time (asleep between sparse calls, or no free core: busy machine, SMT siblings), so threading of
- * mid-size problems backs off; calls where the work was shared bring it back. Every PROBE_EVERY-th call
- * that only the penalty keeps on one thread is threaded anyway, to re-test.
- */
+/** Below this many multiply-adds (m*n*k*batch) a call always stays on the calling thread. */
 const THREAD_MIN_MACS = 1 << 18;
-const MAX_THREAD_PENALTY = 6;
-const PROBE_EVERY = 32;
-let threadPenalty = 0;
-let probe = 0;
+/**
+ * Above it, whether threads pay off depends on the machine's state (a busy machine, or vCPUs that are SMT
+ * siblings, make a second thread useless or harmful) and on the call pattern (a worker asleep between
+ * sparse calls wakes too late for a small problem). So it is measured, per problem shape: the first calls
+ * alternate between one thread and all threads, then the faster is used and the other re-tried after
+ * TUNE_PROBE_EVERY calls, twice as long after each re-try that did not change the choice (up to
+ * TUNE_PROBE_MAX). Estimates are the best recent time: est = min(sample, est * TUNE_DRIFT).
+ */
+interface Tuning {
+  single: number;
+  threaded: number;
+  calls: number;
+  nextProbe: number;
+  interval: number;
+}
+const tunings = new Map<number, Tuning>();
+const TUNE_PROBE_EVERY = 16;
+const TUNE_PROBE_MAX = 1024;
+const TUNE_DRIFT = 1.1;
+const TUNE_MAX_SHAPES = 256;
 
 /** 0 not initialised; 1 ready; 2 compiling asynchronously (browser main thread); 3 unavailable. */
 let state: 0 | 1 | 2 | 3 = 0;
@@ -148,7 +158,7 @@ export function reinitForTests(unshared: boolean): void {
   releaseThreads();
   forceUnshared = unshared;
   state = 0;
-  threadPenalty = 0;
+  tunings.clear();
   init();
 }
 
@@ -306,13 +316,33 @@ export function wasmGemm(
   // Threads: the caller plus the workers ready now, for big enough problems. Each thread id (0 = caller,
   // else the worker's slot) owns pack buffers; `mask` tells run_* which ids may take part in this job.
   let nWorkers = 0;
-  const macs = m * n * k * batch;
-  if (
-    macs >= THREAD_MIN_MACS &&
-    (macs >= THREAD_MIN_MACS * 2 ** threadPenalty || ++probe % PROBE_EVERY === 0)
-  ) {
+  let tuning: Tuning | undefined;
+  const t0 = performance.now();
+  if (alwaysThreads) {
     const want = threadsWanted();
     if (want > 1) nWorkers = readyWorkers(want, wasmModule, memory, DESC, workerSlots);
+  } else if (m * n * k * batch >= THREAD_MIN_MACS) {
+    const want = threadsWanted();
+    if (want > 1) {
+      const key = shapeKey(m, n, k, batch, is64);
+      tuning = tunings.get(key);
+      if (tuning === undefined) {
+        if (tunings.size >= TUNE_MAX_SHAPES) tunings.clear();
+        const inf = Number.POSITIVE_INFINITY;
+        tuning = {
+          single: inf,
+          threaded: inf,
+          calls: 0,
+          nextProbe: 4 + TUNE_PROBE_EVERY,
+          interval: TUNE_PROBE_EVERY,
+        };
+        tunings.set(key, tuning);
+      }
+      const call = tuning.calls++;
+      const threadedFaster = tuning.threaded < tuning.single;
+      const useThreads = call < 4 ? call % 2 === 1 : threadedFaster !== (call === tuning.nextProbe);
+      if (useThreads) nWorkers = readyWorkers(want, wasmModule, memory, DESC, workerSlots);
+    }
   }
   let mask = 1;
   let nBuffers = 1;
@@ -433,11 +463,6 @@ export function wasmGemm(
   }
   lastWorkerTasks = I[d + D_BY_WORKERS]!;
   lastTasks = nTasks;
-  if (nWorkers > 0 && nTasks > 1) {
-    if (lastWorkerTasks === 0 || lastWorkerTasks === nTasks) {
-      if (threadPenalty < MAX_THREAD_PENALTY) threadPenalty++;
-    } else if (threadPenalty > 0) threadPenalty--;
-  }
   if (I[d + DESC_ERR] !== 0) {
     state = 3;
     throw new Error('gemm: a worker thread failed');
@@ -461,5 +486,31 @@ export function wasmGemm(
       }
     }
   }
+  if (tuning !== undefined) {
+    const dt = performance.now() - t0;
+    const threadedFaster = tuning.threaded < tuning.single;
+    if (nWorkers > 0) tuning.threaded = Math.min(dt, tuning.threaded * TUNE_DRIFT);
+    else tuning.single = Math.min(dt, tuning.single * TUNE_DRIFT);
+    if (tuning.calls - 1 === tuning.nextProbe) {
+      const changed = threadedFaster !== tuning.threaded < tuning.single;
+      tuning.interval = changed ? TUNE_PROBE_EVERY : Math.min(2 * tuning.interval, TUNE_PROBE_MAX);
+      tuning.nextProbe += tuning.interval;
+    }
+  }
   return true;
+}
+
+/** A hash of the problem shape (collisions only mix two shapes' timings). */
+function shapeKey(m: number, n: number, k: number, batch: number, is64: boolean): number {
+  let h = Math.imul(m, 0x9e3779b1) ^ n;
+  h = Math.imul(h, 0x85ebca6b) ^ k;
+  h = Math.imul(h, 0xc2b2ae35) ^ batch;
+  return (Math.imul(h, 0x27d4eb2f) ^ (is64 ? 1 : 0)) >>> 0;
+}
+
+let alwaysThreads = false;
+/** Tests only: 'always' offers every wasm call (whatever its size) to all threads; 'auto' is the default. */
+export function setThreadPolicyForTests(policy: 'auto' | 'always'): void {
+  alwaysThreads = policy === 'always';
+  tunings.clear();
 }
