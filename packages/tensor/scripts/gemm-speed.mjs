@@ -100,6 +100,9 @@ const small = [
 const threadsDefault = warmThreads(10000);
 const gf = (n, t) => ((2 * n * n * n) / t / 1e6).toFixed(1);
 const results = {};
+function record(key, value) {
+  results[key] = [...(results[key] ?? []), value];
+}
 for (const threads of [1, threadsDefault]) {
   setGemmThreads(threads);
   warmThreads(10000);
@@ -107,12 +110,12 @@ for (const threads of [1, threadsDefault]) {
     const tag = ctor === Float32Array ? 'f32' : 'f64';
     for (const n of squares) {
       const t = timeCall(mm(n, n, n, ctor));
-      (results[`${tag} ${n}^3`] ??= []).push(`${gf(n, t)} GFLOP/s (${t.toFixed(3)} ms)`);
+      record(`${tag} ${n}^3`, `${gf(n, t)} GFLOP/s (${t.toFixed(3)} ms)`);
     }
   }
   for (const [m, k, n] of small) {
     const t = timeCall(mm(m, n, k), 200);
-    (results[`f32 [${m},${k}]x[${k},${n}]`] ??= []).push(`${(t * 1000).toFixed(2)} us`);
+    record(`f32 [${m},${k}]x[${k},${n}]`, `${(t * 1000).toFixed(2)} us`);
   }
 }
 console.log(`threads: 1 | ${threadsDefault}`);

@@ -44,17 +44,21 @@ const PAGE = 65536;
 const THREAD_MIN_MACS = 1 << 18;
 /**
  * Above it, whether threads pay off depends on the machine's state (a busy machine, or vCPUs that are SMT
- * siblings, make a second thread useless or harmful) and on the call pattern (a worker asleep between
- * sparse calls wakes too late for a small problem). So it is measured, per problem shape: the first calls
- * alternate between one thread and all threads, then the faster is used and the other re-tried after
- * TUNE_PROBE_EVERY calls, twice as long after each re-try that did not change the choice (up to
- * TUNE_PROBE_MAX). Estimates are the best recent time: est = min(sample, est * TUNE_DRIFT).
+ * siblings, make a second thread useless or harmful) and on the call pattern (a worker that fell asleep
+ * between sparse calls wakes too late to help with a small problem). So it is measured, per problem shape:
+ * calls 0-3 run one thread, all threads, all threads, one thread; then the faster is used and the other
+ * re-tried ("probe") after TUNE_PROBE_EVERY calls, twice as long after each probe that did not change the
+ * choice (up to TUNE_PROBE_MAX). A threaded probe is two calls (the first may only wake the workers).
+ * Estimates are the best recent time: est = min(sample, est * TUNE_DRIFT).
  */
 interface Tuning {
   single: number;
   threaded: number;
   calls: number;
-  nextProbe: number;
+  /** Call index of the next probe, its length and the choice before it. */
+  probe: number;
+  probeLen: number;
+  probeWasThreaded: boolean;
   interval: number;
 }
 const tunings = new Map<number, Tuning>();
@@ -333,14 +337,23 @@ export function wasmGemm(
           single: inf,
           threaded: inf,
           calls: 0,
-          nextProbe: 4 + TUNE_PROBE_EVERY,
+          probe: 4 + TUNE_PROBE_EVERY,
+          probeLen: 0,
+          probeWasThreaded: false,
           interval: TUNE_PROBE_EVERY,
         };
         tunings.set(key, tuning);
       }
       const call = tuning.calls++;
-      const threadedFaster = tuning.threaded < tuning.single;
-      const useThreads = call < 4 ? call % 2 === 1 : threadedFaster !== (call === tuning.nextProbe);
+      let useThreads: boolean;
+      if (call < 4) useThreads = call === 1 || call === 2;
+      else if (call === tuning.probe) {
+        tuning.probeWasThreaded = tuning.threaded < tuning.single;
+        tuning.probeLen = tuning.probeWasThreaded ? 1 : 2;
+        useThreads = !tuning.probeWasThreaded;
+      } else if (call > tuning.probe && call < tuning.probe + tuning.probeLen) {
+        useThreads = !tuning.probeWasThreaded;
+      } else useThreads = tuning.threaded < tuning.single;
       if (useThreads) nWorkers = readyWorkers(want, wasmModule, memory, DESC, workerSlots);
     }
   }
@@ -488,13 +501,13 @@ export function wasmGemm(
   }
   if (tuning !== undefined) {
     const dt = performance.now() - t0;
-    const threadedFaster = tuning.threaded < tuning.single;
     if (nWorkers > 0) tuning.threaded = Math.min(dt, tuning.threaded * TUNE_DRIFT);
     else tuning.single = Math.min(dt, tuning.single * TUNE_DRIFT);
-    if (tuning.calls - 1 === tuning.nextProbe) {
-      const changed = threadedFaster !== tuning.threaded < tuning.single;
+    if (tuning.probeLen > 0 && tuning.calls === tuning.probe + tuning.probeLen) {
+      const changed = tuning.probeWasThreaded !== tuning.threaded < tuning.single;
       tuning.interval = changed ? TUNE_PROBE_EVERY : Math.min(2 * tuning.interval, TUNE_PROBE_MAX);
-      tuning.nextProbe += tuning.interval;
+      tuning.probe = tuning.calls + tuning.interval;
+      tuning.probeLen = 0;
     }
   }
   return true;
