@@ -1,6 +1,6 @@
 import { type Backend, type KernelAttrs, Storage, type TensorView } from './backend.js';
 import type { DType } from './dtype.js';
-import { fmtShape, GradfolioError } from './errors.js';
+import { GradfolioError } from './errors.js';
 import { opTable } from './ops/table.js';
 import { contiguousStrides, numel, type Shape } from './shape.js';
 import { Tensor } from './tensor.js';
@@ -163,16 +163,4 @@ export function copyInto(dst: Tensor, src: Tensor): void {
   const backend = commonBackend('copy_', [dst, src]);
   if (dst.numel === 0) return;
   kernelFor(backend, 'copy')([viewOf(src)], [viewOf(dst)], {});
-}
-
-/** Shape check helper producing PyTorch-like messages. @internal */
-export function shapeError(op: string, message: string, ...shapes: Shape[]): GradfolioError {
-  return new GradfolioError(
-    'SHAPE_MISMATCH',
-    `${op}: ${message} (got ${shapes.map(fmtShape).join(' and ')})`,
-    {
-      op,
-      shapes,
-    },
-  );
 }

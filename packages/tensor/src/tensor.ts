@@ -1,5 +1,5 @@
 import { type Backend, getBackend, Storage } from './backend.js';
-import { type BackwardOptions, copyInto, getAutogradHook, viewOf } from './dispatch.js';
+import { type BackwardOptions, getAutogradHook, viewOf } from './dispatch.js';
 import { checkDType, type DType, isFloating, type TypedArray } from './dtype.js';
 import { fmtShape, GradfolioError } from './errors.js';
 import { formatTensor } from './format.js';
@@ -1121,9 +1121,4 @@ function nest(data: TypedArray, shape: Shape, dtype: DType): NestedArray {
     return out;
   };
   return build(0);
-}
-
-/** Copies `src` into `dst` (used by creation helpers). @internal */
-export function _copyInto(dst: Tensor, src: Tensor): void {
-  copyInto(dst, src);
 }

@@ -1,4 +1,4 @@
-import type { Kernel, TensorView } from '../backend.js';
+import type { Kernel } from '../backend.js';
 import type { TypedArray } from '../dtype.js';
 import { type FloatArray, gemm } from './gemm/index.js';
 import { forEachRow, plan } from './iter.js';
@@ -84,5 +84,3 @@ function intGemm(
     }
   }
 }
-
-export type { TensorView };

@@ -1,4 +1,4 @@
-import type { Kernel, TensorView } from '../backend.js';
+import type { Kernel } from '../backend.js';
 import type { TypedArray } from '../dtype.js';
 import { forEachRow, plan } from './iter.js';
 
@@ -81,5 +81,3 @@ function reduceKernel(fold: Fold): Kernel {
 export function registerReductions(k: Map<string, Kernel>): void {
   for (const [name, fold] of Object.entries(FOLDS)) k.set(name, reduceKernel(fold));
 }
-
-export type { TensorView };

@@ -7,7 +7,7 @@ import {
   runKernel,
   viewOf,
 } from '../dispatch.js';
-import { type DType, getDefaultDType, isFloating, promoteTypes, resultType } from '../dtype.js';
+import { type DType, getDefaultDType, isFloating, resultType } from '../dtype.js';
 import { fmtShape, GradfolioError } from '../errors.js';
 import { broadcastShapes, broadcastStrides } from '../shape.js';
 import { Tensor, type TensorLike } from '../tensor.js';
@@ -85,7 +85,7 @@ export function binary(
       { op },
     );
   }
-  let compute = resultType([a instanceof Tensor ? a : a, b instanceof Tensor ? b : b]);
+  let compute = resultType([a, b]);
   if (kind === 'float' && !isFloating(compute)) compute = getDefaultDType();
   if (op === 'sub' && compute === 'bool') {
     throw new GradfolioError(
@@ -572,5 +572,3 @@ export function copy_<T extends Tensor>(t: T, src: TensorLike): T {
   if (!(src instanceof Tensor)) s.dispose();
   return t;
 }
-
-export { promoteTypes };

@@ -373,8 +373,8 @@ function basicIndex(x: Tensor, specs: readonly IndexSpec[]): { view: Tensor; adv
     } else {
       let t: Tensor;
       if (s instanceof Tensor) t = s;
-      else if (s.length > 0 && typeof s[0] === 'boolean') t = Tensor_fromBools(s as readonly boolean[], x);
-      else t = Tensor_fromInts(s as readonly number[], x);
+      else if (s.length > 0 && typeof s[0] === 'boolean') t = indexTensorFrom(s as readonly boolean[], x);
+      else t = indexTensorFrom(s as readonly number[], x);
       if (t.dtype === 'bool') {
         const k = Math.max(t.ndim, 1);
         for (let i = 0; i < t.ndim; i++) {
@@ -405,16 +405,16 @@ function basicIndex(x: Tensor, specs: readonly IndexSpec[]): { view: Tensor; adv
   return { view: v, adv };
 }
 
-// Small constructors kept local to avoid a cycle with creation.ts.
-function Tensor_fromInts(values: readonly number[], like: Tensor): Tensor {
-  return arangeLike(like, values, 'int32');
-}
-function Tensor_fromBools(values: readonly boolean[], like: Tensor): Tensor {
-  return arangeLike(
-    like,
-    values.map((b) => (b ? 1 : 0)),
-    'bool',
-  );
+/** An int32 (or bool) index tensor from a JS array, on `like`'s device. */
+function indexTensorFrom(values: readonly number[] | readonly boolean[], like: Tensor): Tensor {
+  if (values.length > 0 && typeof values[0] === 'boolean') {
+    return arangeLike(
+      like,
+      (values as readonly boolean[]).map((b) => (b ? 1 : 0)),
+      'bool',
+    );
+  }
+  return arangeLike(like, values as readonly number[], 'int32');
 }
 
 /**
