@@ -756,6 +756,78 @@ export class Tensor {
   relu_(): this {
     return P.inplaceUnary(this, 'relu');
   }
+  /** In-place `abs`. @example `a.abs_()` */
+  abs_(): this {
+    return P.inplaceUnary(this, 'abs');
+  }
+  /** In-place `sign`. @example `a.sign_()` */
+  sign_(): this {
+    return P.inplaceUnary(this, 'sign');
+  }
+  /** In-place `log`. @example `a.log_()` */
+  log_(): this {
+    return P.inplaceUnary(this, 'log');
+  }
+  /** In-place `log1p`. @example `r.log1p_()` */
+  log1p_(): this {
+    return P.inplaceUnary(this, 'log1p');
+  }
+  /** In-place `expm1`. @example `a.expm1_()` */
+  expm1_(): this {
+    return P.inplaceUnary(this, 'expm1');
+  }
+  /** In-place `rsqrt`. @example `v.rsqrt_()` */
+  rsqrt_(): this {
+    return P.inplaceUnary(this, 'rsqrt');
+  }
+  /** In-place `reciprocal`. @example `a.reciprocal_()` */
+  reciprocal_(): this {
+    return P.inplaceUnary(this, 'reciprocal');
+  }
+  /** In-place `sin`. @example `a.sin_()` */
+  sin_(): this {
+    return P.inplaceUnary(this, 'sin');
+  }
+  /** In-place `cos`. @example `a.cos_()` */
+  cos_(): this {
+    return P.inplaceUnary(this, 'cos');
+  }
+  /** In-place `tanh`. @example `h.tanh_()` */
+  tanh_(): this {
+    return P.inplaceUnary(this, 'tanh');
+  }
+  /** In-place `sigmoid`. @example `g.sigmoid_()` */
+  sigmoid_(): this {
+    return P.inplaceUnary(this, 'sigmoid');
+  }
+  /** In-place `floor`. @example `a.floor_()` */
+  floor_(): this {
+    return P.inplaceUnary(this, 'floor');
+  }
+  /** In-place `ceil`. @example `a.ceil_()` */
+  ceil_(): this {
+    return P.inplaceUnary(this, 'ceil');
+  }
+  /** In-place `round`. @example `a.round_()` */
+  round_(): this {
+    return P.inplaceUnary(this, 'round');
+  }
+  /** In-place `trunc`. @example `a.trunc_()` */
+  trunc_(): this {
+    return P.inplaceUnary(this, 'trunc');
+  }
+  /** In-place `remainder`. @example `a.remainder_(2)` */
+  remainder_(other: TensorLike): this {
+    return P.inplaceBinary(this, 'remainder', other);
+  }
+  /** In-place `atan2`. @example `y.atan2_(x)` */
+  atan2_(other: TensorLike): this {
+    return P.inplaceBinary(this, 'atan2', other);
+  }
+  /** In-place `square`. @example `a.square_()` */
+  square_(): this {
+    return P.inplaceBinary(this, 'mul', this);
+  }
   /** In-place `clamp`. @example `w.clamp_(0, 1)` */
   clamp_(min?: number | null | { min?: number; max?: number }, max?: number | null): this {
     return P.inplace(this, 'clamp_', (t) => P.clamp(t, min, max));

@@ -198,3 +198,48 @@ describe('memory', () => {
     expect(v instanceof Tensor).toBe(true);
   });
 });
+
+describe('every pointwise op has an in-place variant matching the out-of-place result', () => {
+  const unaryOps = [
+    'abs',
+    'sign',
+    'neg',
+    'exp',
+    'log',
+    'log1p',
+    'expm1',
+    'sqrt',
+    'rsqrt',
+    'reciprocal',
+    'sin',
+    'cos',
+    'tanh',
+    'sigmoid',
+    'relu',
+    'floor',
+    'ceil',
+    'round',
+    'trunc',
+    'square',
+  ] as const;
+  it.each(unaryOps)('%s_', (op) => {
+    const x = tensor([0.25, 1.5, 2.5, 3.75], { dtype: 'float64' });
+    const expected = (x[op] as () => Tensor).call(x).toArraySync();
+    const y = x.clone();
+    const v = y.version;
+    const r = (y[`${op}_`] as () => Tensor).call(y);
+    expect(r).toBe(y);
+    expect(y.toArraySync()).toEqual(expected);
+    expect(y.version).toBe(v + 1);
+  });
+  const binaryOps = ['add', 'sub', 'mul', 'div', 'pow', 'remainder', 'atan2'] as const;
+  it.each(binaryOps)('%s_ (broadcast operand, strided target)', (op) => {
+    const base = arange(12, { dtype: 'float64' }).add(1).reshape(3, 4);
+    const target = base.T; // non-contiguous: takes the copy-back path
+    const other = tensor([1.5, -2, 0.5], { dtype: 'float64' });
+    const expected = (target[op] as (o: Tensor) => Tensor).call(target, other).toArraySync();
+    (target[`${op}_`] as (o: Tensor) => Tensor).call(target, other);
+    expect(target.toArraySync()).toEqual(expected);
+    expect(base.T.toArraySync()).toEqual(expected);
+  });
+});
