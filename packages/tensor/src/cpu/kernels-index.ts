@@ -1,6 +1,7 @@
 import type { Kernel, KernelAttrs, TensorView } from '../backend.js';
 import type { TypedArray } from '../dtype.js';
 import { GradfolioError } from '../errors.js';
+import { copyKernel } from './elementwise.js';
 import { forEachRow, type Plan, plan } from './iter.js';
 
 /**
@@ -148,22 +149,9 @@ const indexSelectKernel: Kernel = (inputs, outputs, attrs) => {
   );
 };
 
-/** Strided copy of `src` into `dst` (same shape, same or compatible dtype). */
+/** Strided copy of `src` into `dst`: the backend's `copy` kernel. */
 function copyView(src: TensorView, dst: TensorView): void {
-  const sa = src.handle as TypedArray;
-  const da = dst.handle as TypedArray;
-  const p = plan(src.shape, [src.strides, dst.strides]);
-  const ss = last(p.strides[0]!);
-  const ds = last(p.strides[1]!);
-  forEachRow(p, [src.offset, dst.offset], (off, n) => {
-    let sp = off[0]!;
-    let dp = off[1]!;
-    for (let j = 0; j < n; j++) {
-      da[dp] = sa[sp]!;
-      sp += ss;
-      dp += ds;
-    }
-  });
+  copyKernel([src], [dst], {});
 }
 
 const scatterKernel: Kernel = (inputs, outputs, attrs) => {
