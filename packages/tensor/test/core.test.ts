@@ -243,3 +243,35 @@ describe('every pointwise op has an in-place variant matching the out-of-place r
     expect(base.T.toArraySync()).toEqual(expected);
   });
 });
+
+describe('in-place ops whose operand aliases the target', () => {
+  it('x.add_(x.T) and x.add_(x[0]) read the operand before writing (PyTorch raises here; we compute it)', () => {
+    const x = arange(4, { dtype: 'float32' }).reshape(2, 2);
+    x.add_(x.T);
+    expect(x.toArraySync()).toEqual([
+      [0, 3],
+      [3, 6],
+    ]);
+    const y = arange(6, { dtype: 'float32' }).reshape(3, 2);
+    y.add_(y.index(0));
+    expect(y.toArraySync()).toEqual([
+      [0, 2],
+      [2, 4],
+      [4, 6],
+    ]);
+  });
+  it('x.copy_(x.T) and x.copy_(x.flip) through views', () => {
+    const x = arange(4, { dtype: 'float32' }).reshape(2, 2);
+    x.copy_(x.T);
+    expect(x.toArraySync()).toEqual([
+      [0, 2],
+      [1, 3],
+    ]);
+    const v = arange(5, { dtype: 'float32' });
+    v.copy_(v.index('::-1'));
+    expect(v.toArraySync()).toEqual([4, 3, 2, 1, 0]);
+    const w = arange(5, { dtype: 'float32' });
+    w.indexPut_(['1:'], w.index(':4'));
+    expect(w.toArraySync()).toEqual([0, 0, 1, 2, 3]);
+  });
+});

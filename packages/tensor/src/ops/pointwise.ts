@@ -475,6 +475,14 @@ export function inplace<T extends Tensor>(t: T, op: string, fn: (t: Tensor) => T
   return t;
 }
 
+function sameLayout(a: Tensor, b: Tensor): boolean {
+  return (
+    a.offset === b.offset &&
+    a.ndim === b.ndim &&
+    a.shape.every((d, i) => d === b.shape[i] && (d === 1 || a.strides[i] === b.strides[i]))
+  );
+}
+
 function fastInplaceOk(t: Tensor, others: readonly TensorLike[], op: string): boolean {
   const h = getAutogradHook();
   if (h?.isGradEnabled() && (t.requiresGrad || others.some((o) => o instanceof Tensor && o.requiresGrad))) {
@@ -486,6 +494,8 @@ function fastInplaceOk(t: Tensor, others: readonly TensorLike[], op: string): bo
   if (compute !== t.dtype) return false;
   for (const o of others) {
     if (o instanceof Tensor) {
+      // An operand that aliases the target with another layout would be read after being written.
+      if (o.storage === t.storage && !sameLayout(o, t)) return false;
       if (o.ndim > t.ndim) return false;
       const off = t.ndim - o.ndim;
       for (let i = 0; i < o.ndim; i++) if (o.shape[i] !== 1 && o.shape[i] !== t.shape[off + i]) return false;
@@ -564,7 +574,14 @@ export function copy_<T extends Tensor>(t: T, src: TensorLike): T {
   const h = getAutogradHook();
   h?.beforeInplace(t, 'copy_');
   const view = expandRaw(s, t.shape);
-  copyInto(t, view);
+  if (s.storage === t.storage && !sameLayout(s, t)) {
+    // Overlapping views of one storage (x.copy_(x.T)): read everything before writing.
+    const snapshot = runKernel('copy', [view], [{ shape: t.shape, dtype: s.dtype }])[0]!;
+    copyInto(t, snapshot);
+    snapshot.dispose();
+  } else {
+    copyInto(t, view);
+  }
   t.storage.version++;
   if (h !== undefined && (s.requiresGrad || t.requiresGrad) && h.isGradEnabled())
     h.afterInplace(t, view, 'copy_');
