@@ -2,10 +2,18 @@
 import { expect, it } from 'vitest';
 import * as T from '../src/index.js';
 
-it('float32 exp, tanh and sigmoid are within about one ulp of the correctly rounded value, including edge values', () => {
+/** One float32 ulp at `v` (denormal spacing below 2^-126). */
+function ulp32(v: number): number {
+  const a = Math.abs(v);
+  return a < 2 ** -126 ? 2 ** -149 : 2 ** (Math.floor(Math.log2(a)) - 23);
+}
+
+it('float32 exp, tanh and sigmoid are within one ulp of the correctly rounded value, including edge values', () => {
   const n = 400000;
+  const g = new T.Generator().manualSeed(12345);
+  // Wide inputs reach overflow and the denormal range; narrow ones stress the small-|x| paths.
   const xs = new Float32Array(n).map((_, i) =>
-    i < 200000 ? (Math.random() - 0.5) * 200 : (Math.random() - 0.5) * 2.4,
+    i < 200000 ? (g.nextDouble() - 0.5) * 200 : (g.nextDouble() - 0.5) * 2.4,
   );
   xs[0] = NaN;
   xs[1] = Infinity;
@@ -29,13 +37,13 @@ it('float32 exp, tanh and sigmoid are within about one ulp of the correctly roun
         expect(Number.isNaN(got[i]!)).toBe(true);
         continue;
       }
-      if (!Number.isFinite(r) || r === 0) {
+      if (!Number.isFinite(r)) {
         expect(got[i]).toBe(r);
         continue;
       }
-      worst = Math.max(worst, Math.abs(got[i]! - r) / Math.abs(r));
+      worst = Math.max(worst, Math.abs(got[i]! - r) / ulp32(r));
     }
-    expect(worst).toBeLessThan(2.5e-7);
+    expect(worst).toBeLessThanOrEqual(1);
   }
 });
 
