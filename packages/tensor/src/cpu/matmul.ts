@@ -1,6 +1,6 @@
 import type { Kernel } from '../backend.js';
 import type { TypedArray } from '../dtype.js';
-import { type FloatArray, gemm } from './gemm/index.js';
+import { type FloatArray, type GemmArgs, gemmBatched } from './gemm/index.js';
 import { forEachRow, plan } from './iter.js';
 
 /**
@@ -23,9 +23,11 @@ export const matmulKernel: Kernel = (inputs, outputs) => {
   const aa = a.handle as TypedArray;
   const ba = b.handle as TypedArray;
   const oa = o.handle as TypedArray;
-  const one = (aOff: number, bOff: number, cOff: number) => {
-    if (a.dtype === 'float32' || a.dtype === 'float64') {
-      gemm({
+  const isFloat = a.dtype === 'float32' || a.dtype === 'float64';
+  // `batch` matrices whose A/B offsets advance by a fixed stride; C is contiguous (stride m*n).
+  const run = (aOff: number, bOff: number, cOff: number, batch: number, aBs: number, bBs: number) => {
+    if (isFloat) {
+      const args: GemmArgs<FloatArray> & { batch: number; aBatchStride: number; bBatchStride: number } = {
         m,
         n,
         k,
@@ -39,25 +41,25 @@ export const matmulKernel: Kernel = (inputs, outputs) => {
         bColStride: bcs,
         c: oa as FloatArray,
         cOffset: cOff,
-      });
+        batch,
+        aBatchStride: aBs,
+        bBatchStride: bBs,
+      };
+      gemmBatched(args);
     } else {
-      intGemm(aa, aOff, ars, acs, ba, bOff, brs, bcs, oa, cOff, m, n, k);
+      for (let t = 0; t < batch; t++)
+        intGemm(aa, aOff + t * aBs, ars, acs, ba, bOff + t * bBs, brs, bcs, oa, cOff + t * m * n, m, n, k);
     }
   };
   if (batchShape.length === 0) {
-    one(a.offset, b.offset, o.offset);
+    run(a.offset, b.offset, o.offset, 1, 0, 0);
     return;
   }
-  // Batch dims iterate like an elementwise op over (a, b, out) batch offsets.
+  // Coalesce the batch dims of (a, b, out); each inner row is one gemmBatched call (one staging pass).
   const outBatchStrides = batchShape.map((_, i) => o.strides[i]!);
   const p = plan(batchShape, [a.strides.slice(0, nd - 2), b.strides.slice(0, nd - 2), outBatchStrides]);
-  const [sa, sb, so] = p.strides.map((s) => s.at(-1)!) as [number, number, number];
-  forEachRow(p, [a.offset, b.offset, o.offset], (off, rows) => {
-    let ao = off[0]!;
-    let bo = off[1]!;
-    let oo = off[2]!;
-    for (let r = 0; r < rows; r++, ao += sa, bo += sb, oo += so) one(ao, bo, oo);
-  });
+  const [sa, sb] = p.strides.map((s) => s.at(-1)!) as [number, number, number];
+  forEachRow(p, [a.offset, b.offset, o.offset], (off, rows) => run(off[0]!, off[1]!, off[2]!, rows, sa, sb));
 };
 
 function intGemm(

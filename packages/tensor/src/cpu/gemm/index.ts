@@ -39,50 +39,7 @@ const JS_MAX_MACS_PER_MATRIX = 64;
 
 /** C = A @ B for one matrix (overwrites C). */
 export function gemm<T extends FloatArray>(args: GemmArgs<T>): void {
-  const { m, n, k, a, b, c } = args;
-  if (m <= 0 || n <= 0) return;
-  if (k <= 0) {
-    c.fill(0, args.cOffset, args.cOffset + m * n);
-    return;
-  }
-  if (
-    m * n * k > JS_MAX_MACS &&
-    wasmAvailable() &&
-    wasmGemm(
-      m,
-      n,
-      k,
-      1,
-      a,
-      args.aOffset,
-      args.aRowStride,
-      args.aColStride,
-      0,
-      b,
-      args.bOffset,
-      args.bRowStride,
-      args.bColStride,
-      0,
-      c,
-      args.cOffset,
-    )
-  )
-    return;
-  jsGemm(
-    m,
-    n,
-    k,
-    a,
-    args.aOffset,
-    args.aRowStride,
-    args.aColStride,
-    b,
-    args.bOffset,
-    args.bRowStride,
-    args.bColStride,
-    c,
-    args.cOffset,
-  );
+  gemmBatched({ ...args, batch: 1, aBatchStride: 0, bBatchStride: 0 });
 }
 
 /** Batched: for each batch index t in [0, batch): A offset aOffset + t*aBatchStride, B offset bOffset + t*bBatchStride, C offset cOffset + t*m*n. */
