@@ -6,6 +6,7 @@ import {
   lastWorkerTasks,
   reinitForTests,
   setThreadPolicyForTests,
+  setTuningClockForTests,
   warmThreads,
   wasmAvailable,
 } from '../src/cpu/gemm/wasm.js';
@@ -410,14 +411,23 @@ describe('thread policy (auto)', () => {
     expect(warmThreads(20_000)).toBe(2);
     const args = makeArgs(Float32Array, 96, 100, 110, 'n', 'n', 11, 0);
     const used: number[] = [];
-    for (let i = 0; i < 20; i++) {
-      gemm(args);
-      used.push(lastThreads);
+    // A deterministic clock (every call takes 1 ms either way) so CI load cannot flip the choice: on a
+    // tie the policy keeps one thread.
+    let tick = 0;
+    setTuningClockForTests(() => tick++);
+    try {
+      for (let i = 0; i < 20; i++) {
+        gemm(args);
+        used.push(lastThreads);
+      }
+    } finally {
+      setTuningClockForTests(undefined);
     }
     expect(used.slice(0, 4)).toEqual([1, 2, 2, 1]);
     // Afterwards one choice, with the other re-tried from the 20th call on.
     const rest = used.slice(4, 20);
     expect(rest.every((t) => t === rest[0])).toBe(true);
+    expect(rest[0]).toBe(1);
     check(args, TOL.f32);
     // Problems below ~64^3 multiply-adds never use threads.
     const small = makeArgs(Float32Array, 20, 30, 40, 'n', 'n', 12, 0);

@@ -321,7 +321,7 @@ export function wasmGemm(
   // else the worker's slot) owns pack buffers; `mask` tells run_* which ids may take part in this job.
   let nWorkers = 0;
   let tuning: Tuning | undefined;
-  const t0 = performance.now();
+  const t0 = tuningClock();
   if (alwaysThreads) {
     const want = threadsWanted();
     if (want > 1) nWorkers = readyWorkers(want, wasmModule, memory, DESC, workerSlots);
@@ -500,7 +500,7 @@ export function wasmGemm(
     }
   }
   if (tuning !== undefined) {
-    const dt = performance.now() - t0;
+    const dt = tuningClock() - t0;
     if (nWorkers > 0) tuning.threaded = Math.min(dt, tuning.threaded * TUNE_DRIFT);
     else tuning.single = Math.min(dt, tuning.single * TUNE_DRIFT);
     if (tuning.probeLen > 0 && tuning.calls === tuning.probe + tuning.probeLen) {
@@ -519,6 +519,13 @@ function shapeKey(m: number, n: number, k: number, batch: number, is64: boolean)
   h = Math.imul(h, 0x85ebca6b) ^ k;
   h = Math.imul(h, 0xc2b2ae35) ^ batch;
   return (Math.imul(h, 0x27d4eb2f) ^ (is64 ? 1 : 0)) >>> 0;
+}
+
+/** The clock the thread policy times calls with (tests substitute a deterministic one). */
+let tuningClock: () => number = () => performance.now();
+/** Tests only: replaces the policy's clock (undefined restores `performance.now`). */
+export function setTuningClockForTests(clock: (() => number) | undefined): void {
+  tuningClock = clock ?? (() => performance.now());
 }
 
 let alwaysThreads = false;
