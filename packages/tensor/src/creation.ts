@@ -85,7 +85,9 @@ function inferTyped(data: ArrayLike<number>): DType {
 
 /**
  * Creates a tensor from nested arrays, a typed array or a scalar. Integers give int32, booleans give
- * bool, anything else the default float dtype; typed arrays keep their type.
+ * bool, anything else the default float dtype; typed arrays keep their type. With
+ * `requiresGrad: true` whole numbers give the default float dtype (`tensor([1, 2], { requiresGrad: true })`
+ * is PyTorch's `torch.tensor([1.0, 2.0], requires_grad=True)`).
  *
  * @example
  * ```ts
@@ -138,7 +140,10 @@ export function tensor(data: TensorData, options: TensorOptions = {}): Tensor {
   };
   walk(data, 0, '');
   if (flat.length === 0) allBool = false;
-  const dtype = dtypeOpt ?? (allBool ? 'bool' : allInt && flat.length > 0 ? 'int32' : getDefaultDType());
+  // JS cannot write `2.0`: with `requiresGrad: true`, whole numbers mean the default float dtype.
+  const wantsGrad = options.requiresGrad === true && !allBool;
+  const dtype =
+    dtypeOpt ?? (allBool ? 'bool' : allInt && flat.length > 0 && !wantsGrad ? 'int32' : getDefaultDType());
   const arr = allocArray(dtype, flat.length);
   for (let i = 0; i < flat.length; i++) {
     const v = flat[i]!;

@@ -39,6 +39,8 @@ export interface AutogradHook {
   backward?(t: Tensor, gradient: Tensor | undefined, options: BackwardOptions): void;
   /** `t.retainGrad()`; provided by autograd. */
   retainGrad?(t: Tensor): void;
+  /** `t.registerHook(fn)`; provided by autograd. */
+  registerHook?(t: Tensor, hook: (grad: Tensor) => Tensor | undefined | void): { remove(): void };
 }
 
 /** Options of `Tensor.backward` (interpreted by `@gradfolio/autograd`). */
@@ -74,18 +76,23 @@ export function getAutogradHook(): AutogradHook | undefined {
   return hook;
 }
 
-/** Records `rec` with autograd when grad mode is on and an input requires grad. @internal */
+/**
+ * Records `rec` with autograd when grad mode is on and an input requires grad. Returns whether it was
+ * recorded: the graph may then hold the inputs, so callers must not dispose temporaries among them.
+ * @internal
+ */
 export function record(
   op: string,
   inputs: readonly Tensor[],
   outputs: readonly Tensor[],
   attrs: KernelAttrs = {},
-): void {
-  if (hook === undefined) return;
+): boolean {
+  if (hook === undefined) return false;
   let needs = false;
   for (const t of inputs) if (t.requiresGrad) needs = true;
-  if (!needs || !hook.isGradEnabled()) return;
+  if (!needs || !hook.isGradEnabled()) return false;
   hook.record({ op, inputs, outputs, attrs });
+  return true;
 }
 
 /** The view a kernel sees of a tensor. @internal */

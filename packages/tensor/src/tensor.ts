@@ -266,6 +266,26 @@ export class Tensor {
     h.retainGrad(this);
   }
   /**
+   * Registers a hook that sees this tensor's gradient during backward and may return a replacement
+   * (needs `@gradfolio/autograd`). Returns a handle whose `remove()` unregisters it.
+   * @example
+   * ```ts
+   * const handle = w.registerHook((g) => g.clamp(-1, 1));
+   * handle.remove();
+   * ```
+   */
+  registerHook(hook: (grad: Tensor) => Tensor | undefined | void): { remove(): void } {
+    const h = getAutogradHook();
+    if (h?.registerHook === undefined) {
+      throw new GradfolioError(
+        'UNSUPPORTED',
+        "registerHook: autograd is not installed; import '@gradfolio/autograd' first",
+        { op: 'registerHook' },
+      );
+    }
+    return h.registerHook(this, hook);
+  }
+  /**
    * A view of the same data that is cut from the graph and does not require grad.
    * @example
    * ```ts

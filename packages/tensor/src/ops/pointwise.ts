@@ -113,9 +113,10 @@ export function binary(
     result = runKernel(op, [va, vb], [{ shape, dtype: outDtype }], attrs, backend)[0]!;
   }
   releaseTemps([va, vb, ca, cb], [ta, tb]);
-  if (out === undefined) record(op, [ta, tb], [result], attrs);
-  if (!(a instanceof Tensor) && ta !== result) ta.dispose();
-  if (!(b instanceof Tensor) && tb !== result) tb.dispose();
+  // Scalar operands become temporary tensors; a recorded op may keep them for its derivative.
+  const recorded = out === undefined && record(op, [ta, tb], [result], attrs);
+  if (!recorded && !(a instanceof Tensor) && ta !== result) ta.dispose();
+  if (!recorded && !(b instanceof Tensor) && tb !== result) tb.dispose();
   return result;
 }
 
@@ -424,9 +425,9 @@ export function where(condition: Tensor, a: TensorLike, b: TensorLike): Tensor {
   const vb = expandRaw(cb, shape);
   const out = runKernel('where', [vc, va, vb], [{ shape, dtype: compute }], {}, backend)[0]!;
   releaseTemps([vc, va, vb, ca, cb], [condition, ta, tb]);
-  record('where', [condition, ta, tb], [out]);
-  if (!(a instanceof Tensor)) ta.dispose();
-  if (!(b instanceof Tensor)) tb.dispose();
+  const recorded = record('where', [condition, ta, tb], [out]);
+  if (!recorded && !(a instanceof Tensor)) ta.dispose();
+  if (!recorded && !(b instanceof Tensor)) tb.dispose();
   return out;
 }
 
@@ -573,6 +574,10 @@ export function copy_<T extends Tensor>(t: T, src: TensorLike): T {
   }
   const h = getAutogradHook();
   h?.beforeInplace(t, 'copy_');
+  const tracked = h !== undefined && (s.requiresGrad || t.requiresGrad) && h.isGradEnabled();
+  // What `t` holds afterwards, as autograd sees it: src cast and broadcast (recorded before the write,
+  // since src may alias t).
+  const source = tracked && s.requiresGrad ? cast(s, t.dtype).expand(t.shape as number[]) : s;
   const view = expandRaw(s, t.shape);
   if (s.storage === t.storage && !sameLayout(s, t)) {
     // Overlapping views of one storage (x.copy_(x.T)): read everything before writing.
@@ -583,9 +588,8 @@ export function copy_<T extends Tensor>(t: T, src: TensorLike): T {
     copyInto(t, view);
   }
   t.storage.version++;
-  if (h !== undefined && (s.requiresGrad || t.requiresGrad) && h.isGradEnabled())
-    h.afterInplace(t, view, 'copy_');
-  else if (view !== s) view.dispose();
+  if (view !== s) view.dispose();
+  if (tracked) h.afterInplace(t, source, 'copy_');
   if (!(src instanceof Tensor)) s.dispose();
   return t;
 }

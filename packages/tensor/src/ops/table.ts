@@ -111,7 +111,6 @@ for (const [name, attrs] of floatUnary) {
 for (const name of ['neg', 'abs', 'sign', 'relu', 'floor', 'ceil', 'round', 'trunc']) {
   def(name, 'primitive', ['unary'], 'same as input', {
     kernel: UNARY_KERNEL,
-    differentiable: !['sign', 'floor', 'ceil', 'round', 'trunc'].includes(name),
   });
 }
 def('clamp', 'primitive', ['unary'], 'same as input (promoted with float bounds)', {
