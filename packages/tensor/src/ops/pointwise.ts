@@ -12,6 +12,7 @@ import { fmtShape, GradfolioError } from '../errors.js';
 import { broadcastShapes, broadcastStrides } from '../shape.js';
 import { Tensor, type TensorLike } from '../tensor.js';
 import { fromHostScalar } from './scalars.js';
+import { clone } from './shape.js';
 
 /** Category rank for "can the result be cast into the in-place target" checks. */
 function category(d: DType): number {
@@ -467,7 +468,9 @@ function checkInplaceResult(t: Tensor, r: Tensor, op: string): void {
 export function inplace<T extends Tensor>(t: T, op: string, fn: (t: Tensor) => Tensor): T {
   const h = getAutogradHook();
   h?.beforeInplace(t, op);
-  const r = fn(t);
+  // A recorded op may save its input for backward, and `t` is about to be overwritten: it then reads
+  // a copy of the original (PyTorch's original_self).
+  const r = fn(h !== undefined && h.isGradEnabled() ? clone(t) : t);
   checkInplaceResult(t, r, op);
   copyInto(t, r);
   t.storage.version++;
