@@ -17,6 +17,7 @@ import {
   type OpRecord,
   pad,
   solve,
+  sub,
   type Tensor,
   tensor,
   where,
@@ -32,12 +33,22 @@ function capitalised(op: string): string {
   return `${op[0]!.toUpperCase()}${op.slice(1)}Backward0`;
 }
 
-function def(op: string, save: Derivative['save'], backward: (ctx: DerivativeContext) => Grads, name?: Derivative['name']): void {
+function def(
+  op: string,
+  save: Derivative['save'],
+  backward: (ctx: DerivativeContext) => Grads,
+  name?: Derivative['name'],
+): void {
   table.set(op, { name: name ?? capitalised(op), save, backward });
 }
 
 /** Shorthand for single-input ops: `fn(g, ctx)` gives the input's gradient. */
-function unary(op: string, save: Derivative['save'], fn: (g: Tensor, ctx: DerivativeContext) => Tensor, name?: string): void {
+function unary(
+  op: string,
+  save: Derivative['save'],
+  fn: (g: Tensor, ctx: DerivativeContext) => Tensor,
+  name?: string,
+): void {
   def(op, save, (ctx) => [ctx.needs[0] ? fn(ctx.grads[0]!, ctx) : undefined], name);
 }
 
@@ -82,7 +93,13 @@ function padDim(t: Tensor, d: number, before: number, after: number): Tensor {
 }
 
 /** Embeds `g` (shape [..., L]) as the `offset` diagonal of dims (dim1, dim2) of a tensor of `shape`. */
-function embedDiagonal(g: Tensor, shape: readonly number[], offset: number, dim1: number, dim2: number): Tensor {
+function embedDiagonal(
+  g: Tensor,
+  shape: readonly number[],
+  offset: number,
+  dim1: number,
+  dim2: number,
+): Tensor {
   const L = g.shape[g.ndim - 1]!;
   let m = g.unsqueeze(-1).mul(eye(L, { dtype: g.dtype, device: g.device }));
   if (offset > 0) m = padDim(m, m.ndim - 1, offset, 0);
@@ -146,11 +163,11 @@ unary('sin', 'inputs', (g, c) => g.mul(c.input(0).cos()));
 unary('cos', 'inputs', (g, c) => g.mul(c.input(0).sin()).neg());
 unary('tanh', 'outputs', (g, c) => {
   const y = c.output(0);
-  return g.mul(y.mul(y).neg().add(1));
+  return g.mul(sub(1, y.mul(y)));
 });
 unary('sigmoid', 'outputs', (g, c) => {
   const y = c.output(0);
-  return g.mul(y.mul(y.neg().add(1)));
+  return g.mul(y.mul(sub(1, y)));
 });
 unary('reciprocal', 'outputs', (g, c) => {
   const y = c.output(0);
@@ -159,7 +176,8 @@ unary('reciprocal', 'outputs', (g, c) => {
 unary('neg', 'none', (g) => g.neg());
 unary('abs', 'inputs', (g, c) => g.mul(c.input(0).sign()));
 unary('relu', 'outputs', (g, c) => g.mul(c.output(0).gt(0)));
-for (const op of ['sign', 'floor', 'ceil', 'round', 'trunc']) unary(op, 'none', (g) => zerosLikeShape(g.shape, g));
+for (const op of ['sign', 'floor', 'ceil', 'round', 'trunc'])
+  unary(op, 'none', (g) => zerosLikeShape(g.shape, g));
 unary(
   'clamp',
   'inputs',
@@ -193,14 +211,25 @@ unary('gelu', 'both', (g, c) => {
     const k = Math.sqrt(2 / Math.PI);
     const inner = x.add(x.pow(3).mul(0.044715)).mul(k);
     const t = inner.tanh();
-    const dInner = x.mul(x).mul(3 * 0.044715).add(1).mul(k);
-    const d = t.add(1).mul(0.5).add(x.mul(0.5).mul(t.mul(t).neg().add(1)).mul(dInner));
+    const dInner = x
+      .mul(x)
+      .mul(3 * 0.044715)
+      .add(1)
+      .mul(k);
+    const d = t
+      .add(1)
+      .mul(0.5)
+      .add(x.mul(0.5).mul(t.mul(t).neg().add(1)).mul(dInner));
     return g.mul(d);
   }
   // gelu(x) = x * Phi(x), so Phi(x) = gelu(x) / x (0.5 at 0); gelu'(x) = Phi(x) + x * phi(x).
   const y = c.output(0);
   const cdf = where(x.eq(0), 0.5, y.div(x));
-  const pdf = x.mul(x).mul(-0.5).exp().mul(1 / Math.sqrt(2 * Math.PI));
+  const pdf = x
+    .mul(x)
+    .mul(-0.5)
+    .exp()
+    .mul(1 / Math.sqrt(2 * Math.PI));
   return g.mul(cdf.add(x.mul(pdf)));
 });
 
@@ -239,11 +268,15 @@ def(
       : undefined;
     return [ga, gb];
   },
-  (rec: OpRecord) => (rec.inputs[1]!.requiresGrad || rec.inputs[1]!.ndim > 0 ? 'PowBackward1' : 'PowBackward0'),
+  (rec: OpRecord) =>
+    rec.inputs[1]!.requiresGrad || rec.inputs[1]!.ndim > 0 ? 'PowBackward1' : 'PowBackward0',
 );
 def('remainder', 'inputs', (c) => {
   const g = c.grads[0]!;
-  return [c.needs[0] ? g : undefined, c.needs[1] ? g.mul(c.input(0).div(c.input(1)).floor()).neg() : undefined];
+  return [
+    c.needs[0] ? g : undefined,
+    c.needs[1] ? g.mul(c.input(0).div(c.input(1)).floor()).neg() : undefined,
+  ];
 });
 def('atan2', 'inputs', (c) => {
   const g = c.grads[0]!;
@@ -268,11 +301,7 @@ minMaxBinary('minimum');
 def('where', 'inputs', (c) => {
   const g = c.grads[0]!;
   const cond = c.input(0);
-  return [
-    undefined,
-    c.needs[1] ? where(cond, g, 0) : undefined,
-    c.needs[2] ? where(cond, 0, g) : undefined,
-  ];
+  return [undefined, c.needs[1] ? where(cond, g, 0) : undefined, c.needs[2] ? where(cond, 0, g) : undefined];
 });
 
 // ------------------------------------------------------------------------------- reductions, scans
@@ -280,8 +309,15 @@ def('where', 'inputs', (c) => {
 def(
   'sum',
   'none',
-  (c) => [c.needs[0] ? unreduce(c.grads[0]!, dimsOf(c.attrs), c.attrs.keepdim === true, c.inputShapes[0]!) : undefined],
-  (rec: OpRecord) => ((rec.attrs.dims as readonly number[]).length === rec.inputs[0]!.ndim && rec.attrs.keepdim !== true ? 'SumBackward0' : 'SumBackward1'),
+  (c) => [
+    c.needs[0]
+      ? unreduce(c.grads[0]!, dimsOf(c.attrs), c.attrs.keepdim === true, c.inputShapes[0]!)
+      : undefined,
+  ],
+  (rec: OpRecord) =>
+    (rec.attrs.dims as readonly number[]).length === rec.inputs[0]!.ndim && rec.attrs.keepdim !== true
+      ? 'SumBackward0'
+      : 'SumBackward1',
 );
 
 /** Gradient of a product over `dims`, exact with zeros: exclusive products from both sides. */
@@ -306,8 +342,13 @@ function prodGrad(x: Tensor, g: Tensor, dims: readonly number[], keepdim: boolea
 def(
   'prod',
   'inputs',
-  (c) => [c.needs[0] ? prodGrad(c.input(0), c.grads[0]!, dimsOf(c.attrs), c.attrs.keepdim === true) : undefined],
-  (rec: OpRecord) => ((rec.attrs.dims as readonly number[]).length === rec.inputs[0]!.ndim && rec.attrs.keepdim !== true ? 'ProdBackward0' : 'ProdBackward1'),
+  (c) => [
+    c.needs[0] ? prodGrad(c.input(0), c.grads[0]!, dimsOf(c.attrs), c.attrs.keepdim === true) : undefined,
+  ],
+  (rec: OpRecord) =>
+    (rec.attrs.dims as readonly number[]).length === rec.inputs[0]!.ndim && rec.attrs.keepdim !== true
+      ? 'ProdBackward0'
+      : 'ProdBackward1',
 );
 
 function amaxLike(op: 'amax' | 'amin'): void {
@@ -384,7 +425,8 @@ def(
       c.needs[1] ? c.input(0).mT.matmul(g) : undefined,
     ];
   },
-  (rec: OpRecord) => (rec.inputs[0]!.ndim === 2 && rec.inputs[1]!.ndim === 2 ? 'MmBackward0' : 'BmmBackward0'),
+  (rec: OpRecord) =>
+    rec.inputs[0]!.ndim === 2 && rec.inputs[1]!.ndim === 2 ? 'MmBackward0' : 'BmmBackward0',
 );
 def(
   'inverse',
@@ -518,7 +560,13 @@ unary('select', 'none', (g, c) => {
   return padDim(g.unsqueeze(dim), dim, index, n - index - 1);
 });
 unary('diagonal', 'none', (g, c) =>
-  embedDiagonal(g, c.inputShapes[0]!, num(c.attrs, 'offset', 0), c.attrs.dim1 as number, c.attrs.dim2 as number),
+  embedDiagonal(
+    g,
+    c.inputShapes[0]!,
+    num(c.attrs, 'offset', 0),
+    c.attrs.dim1 as number,
+    c.attrs.dim2 as number,
+  ),
 );
 
 /**

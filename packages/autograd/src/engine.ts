@@ -2,6 +2,7 @@ import {
   type DType,
   GradfolioError,
   isFloating,
+  type KernelAttrs,
   type OpRecord,
   opTable,
   type Shape,
@@ -275,18 +276,28 @@ function hasNaN(t: Tensor): boolean {
   }
 }
 
-function runDerivative(node: Node, grads: (Tensor | undefined)[], needs: boolean[]): ReadonlyArray<Tensor | undefined> {
-  const ctx: DerivativeContext = {
-    op: node.op,
-    attrs: node.attrs,
-    grads,
-    needs,
-    inputShapes: node.inputShapes,
-    inputDtypes: node.inputDtypes,
-    input: (i) => node.saved('input', i),
-    output: (i) => node.saved('output', i),
-  };
-  return node.derivative!.backward(ctx);
+/** The context a derivative sees (a class, so nothing is allocated per node but the object). */
+class Context implements DerivativeContext {
+  readonly op: string;
+  readonly attrs: KernelAttrs;
+  readonly inputShapes: readonly Shape[];
+  readonly inputDtypes: readonly DType[];
+  constructor(
+    private readonly node: Node,
+    readonly grads: readonly (Tensor | undefined)[],
+    readonly needs: readonly boolean[],
+  ) {
+    this.op = node.op;
+    this.attrs = node.attrs;
+    this.inputShapes = node.inputShapes;
+    this.inputDtypes = node.inputDtypes;
+  }
+  input(i: number): Tensor {
+    return this.node.saved('input', i);
+  }
+  output(i: number): Tensor {
+    return this.node.saved('output', i);
+  }
 }
 
 function execute(roots: ReadonlyArray<readonly [Node, number, Tensor]>, opts: RunOptions): void {
@@ -334,10 +345,15 @@ function execute(roots: ReadonlyArray<readonly [Node, number, Tensor]>, opts: Ru
       for (let i = 0; i < node.outputShapes.length; i++) {
         const dtype = node.outputDtypes[i];
         const g = buf[i];
-        grads.push(g ?? (dtype === undefined ? undefined : zeros(node.outputShapes[i] as number[], { dtype, device: node.outputDevices[i]! })));
+        grads.push(
+          g ??
+            (dtype === undefined
+              ? undefined
+              : zeros(node.outputShapes[i] as number[], { dtype, device: node.outputDevices[i]! })),
+        );
       }
       const needs = node.next.map((c) => c !== undefined && (needed === undefined || needed.has(c)));
-      const results = runDerivative(node, grads, needs);
+      const results = node.derivative!.backward(new Context(node, grads, needs));
       if (isAnomalyEnabled()) checkAnomaly(node, results);
       for (let i = 0; i < node.next.length; i++) {
         const child = node.next[i];
@@ -453,14 +469,19 @@ export function backward(
     only = new Set();
     for (const t of options.inputs) {
       if (!t.requiresGrad) {
-        throw new GradfolioError('NO_GRAD', `backward: an input of shape ${shapeStr(t.shape)} does not require grad`, {
-          op: 'backward',
-          shapes: [t.shape],
-        });
+        throw new GradfolioError(
+          'NO_GRAD',
+          `backward: an input of shape ${shapeStr(t.shape)} does not require grad`,
+          {
+            op: 'backward',
+            shapes: [t.shape],
+          },
+        );
       }
       const [n] = edgeOf(t);
       if (n.variable === undefined) {
-        (n.retained ??= [])[(t._autograd as Meta | undefined)?.index ?? 0] = t;
+        n.retained ??= [];
+        n.retained[(t._autograd as Meta | undefined)?.index ?? 0] = t;
       }
       only.add(n);
     }
@@ -576,14 +597,19 @@ export function registerHook(t: Tensor, hook: TensorHook): { remove(): void } {
 /** `t.retainGrad()`: a non-leaf keeps its gradient in `grad`. @internal */
 export function retainGrad(t: Tensor): void {
   if (!t.requiresGrad) {
-    throw new GradfolioError('NO_GRAD', "retainGrad: can't retain the gradient of a tensor that does not require grad", {
-      op: 'retainGrad',
-      shapes: [t.shape],
-    });
+    throw new GradfolioError(
+      'NO_GRAD',
+      "retainGrad: can't retain the gradient of a tensor that does not require grad",
+      {
+        op: 'retainGrad',
+        shapes: [t.shape],
+      },
+    );
   }
   if (t.gradFn === undefined) return;
   const [n, index] = edgeOf(t);
-  (n.retained ??= [])[index] = t;
+  n.retained ??= [];
+  n.retained[index] = t;
 }
 
 // ----------------------------------------------------------------------------------- in place
@@ -599,7 +625,7 @@ export function beforeInplace(t: Tensor, op: string): void {
     );
   }
   const base = t.base;
-  if (base !== undefined && base.requiresGrad && base.gradFn === undefined) {
+  if (base?.requiresGrad && base.gradFn === undefined) {
     throw new GradfolioError(
       'INPLACE_ERROR',
       `${op}: a view of a leaf tensor that requires grad (shape ${shapeStr(base.shape)}) is being used in an in-place operation. Do it inside noGrad(() => ...) or clone() the leaf first.`,
@@ -722,7 +748,12 @@ const copySlicesDerivative: Derivative = {
     const keep = ctx.attrs.keep as Tensor;
     return [
       ctx.needs[0] ? g.mul(keep) : undefined,
-      ctx.needs[1] ? g.reshape(-1).gather(0, index.reshape(-1)).reshape(index.shape as number[]) : undefined,
+      ctx.needs[1]
+        ? g
+            .reshape(-1)
+            .gather(0, index.reshape(-1))
+            .reshape(index.shape as number[])
+        : undefined,
     ];
   },
 };
@@ -736,7 +767,11 @@ const asStridedDerivative: Derivative = {
     const base = ctx.inputShapes[0]!;
     let n = 1;
     for (const s of base) n *= s;
-    const flat = zeros([n], { dtype: g.dtype, device: g.device }).scatterAdd(0, index.reshape(-1), g.reshape(-1));
+    const flat = zeros([n], { dtype: g.dtype, device: g.device }).scatterAdd(
+      0,
+      index.reshape(-1),
+      g.reshape(-1),
+    );
     return [flat.reshape(base as number[])];
   },
 };

@@ -1,4 +1,4 @@
-import { GradfolioError, Generator, isFloating, randn, type Tensor } from '@gradfolio/tensor';
+import { Generator, GradfolioError, isFloating, randn, type Tensor } from '@gradfolio/tensor';
 import { grad } from './engine.js';
 import { noGrad } from './mode.js';
 
@@ -42,16 +42,24 @@ function checkInputs(fnName: string, inputs: readonly Tensor[]): number[] {
       );
     }
     if (x.backend.readSync === undefined) {
-      throw new GradfolioError('UNSUPPORTED', `${fnName}: runs on the CPU only (input ${i} is on '${x.device}')`, {
-        op: fnName,
-      });
+      throw new GradfolioError(
+        'UNSUPPORTED',
+        `${fnName}: runs on the CPU only (input ${i} is on '${x.device}')`,
+        {
+          op: fnName,
+        },
+      );
     }
     wrt.push(i);
   });
   if (wrt.length === 0) {
-    throw new GradfolioError('INVALID_ARGUMENT', `${fnName}: no input requires grad, so there is nothing to check`, {
-      op: fnName,
-    });
+    throw new GradfolioError(
+      'INVALID_ARGUMENT',
+      `${fnName}: no input requires grad, so there is nothing to check`,
+      {
+        op: fnName,
+      },
+    );
   }
   return wrt;
 }
@@ -102,7 +110,11 @@ export function gradcheck(fn: Fn, inputs: readonly Tensor[], options: GradcheckO
         e.reshape(-1).select(0, r).fill_(1);
         return e;
       });
-      const gs = grad([o], wrt.map((i) => inputs[i]!), { gradOutputs: [go], retainGraph: true, allowUnused: true });
+      const gs = grad(
+        [o],
+        wrt.map((i) => inputs[i]!),
+        { gradOutputs: [go], retainGraph: true, allowUnused: true },
+      );
       gs.forEach((g, w) => {
         if (g === undefined) return;
         const vals = readF64(g.contiguous());

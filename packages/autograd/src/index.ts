@@ -19,11 +19,11 @@
 import { setAutogradHook, type Tensor } from '@gradfolio/tensor';
 import {
   afterInplace,
-  backward as runBackward,
   beforeInplace,
   recordOp,
   registerHook,
   retainGrad,
+  backward as runBackward,
 } from './engine.js';
 import { isGradEnabled } from './mode.js';
 

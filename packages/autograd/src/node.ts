@@ -1,7 +1,7 @@
 import {
   type DType,
-  GradfolioError,
   type GradFnLike,
+  GradfolioError,
   type KernelAttrs,
   type OpRecord,
   type Shape,
@@ -65,6 +65,7 @@ export interface Derivative {
 }
 
 /** A tensor hook: sees the gradient of a tensor and may return a replacement. */
+// biome-ignore lint/suspicious/noConfusingVoidType: a hook that only observes returns nothing.
 export type TensorHook = (grad: Tensor) => Tensor | undefined | void;
 
 let sequence = 0;
@@ -152,7 +153,8 @@ export class Node implements GradFnLike {
   /** Registers a hook on output `index`'s gradient. @internal */
   addHook(index: number, hook: TensorHook): () => void {
     this.preHooks ??= [];
-    const list = (this.preHooks[index] ??= []);
+    this.preHooks[index] ??= [];
+    const list = this.preHooks[index];
     list.push(hook);
     return () => {
       const k = list.indexOf(hook);
@@ -173,7 +175,8 @@ export class Node implements GradFnLike {
     const list = kind === 'input' ? this.savedInputs : this.savedOutputs;
     const versions = kind === 'input' ? this.savedInputVersions : this.savedOutputVersions;
     if (list === undefined) {
-      if (this.freed) throw new GradfolioError('GRAPH_FREED', `${this.name}: ${FREED_MESSAGE}`, { op: this.op });
+      if (this.freed)
+        throw new GradfolioError('GRAPH_FREED', `${this.name}: ${FREED_MESSAGE}`, { op: this.op });
       throw new GradfolioError(
         'INVALID_ARGUMENT',
         `${this.name}: the derivative of '${this.op}' read its ${kind} ${i}, which its table entry does not save; please report this as a bug`,

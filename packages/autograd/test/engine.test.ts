@@ -20,7 +20,9 @@ function vals(t: Tensor | undefined): number[] {
 function close(t: Tensor | undefined, expected: number[], tol = 1e-5): void {
   const v = vals(t);
   expect(v.length).toBe(expected.length);
-  v.forEach((x, i) => expect(Math.abs(x - expected[i]!)).toBeLessThanOrEqual(tol * Math.max(1, Math.abs(expected[i]!))));
+  v.forEach((x, i) => {
+    expect(Math.abs(x - expected[i]!)).toBeLessThanOrEqual(tol * Math.max(1, Math.abs(expected[i]!)));
+  });
 }
 
 function codeOf(fn: () => unknown): string {
@@ -67,7 +69,9 @@ describe('leaves, gradFn and requiresGrad', () => {
   });
 
   it('integer tensors cannot require grad; non-leaves cannot stop requiring it', () => {
-    expect(codeOf(() => tensor([1, 2], { dtype: 'int32' }).requiresGrad_())).toMatch(/^DTYPE_MISMATCH: .*floating point/);
+    expect(codeOf(() => tensor([1, 2], { dtype: 'int32' }).requiresGrad_())).toMatch(
+      /^DTYPE_MISMATCH: .*floating point/,
+    );
     const y = tensor([1.5], { requiresGrad: true }).mul(2);
     expect(codeOf(() => y.requiresGrad_(false))).toMatch(/^INVALID_ARGUMENT: .*leaf/);
   });
@@ -228,7 +232,9 @@ describe('grad()', () => {
   it('inputs must require grad; gradOutputs must match the outputs', () => {
     const x = tensor([1], { requiresGrad: true });
     expect(codeOf(() => grad(x.mul(2).sum(), tensor([1.5])))).toMatch(/^NO_GRAD: grad: input 0/);
-    expect(codeOf(() => grad([x.mul(2)], [x], { gradOutputs: [] }))).toMatch(/^INVALID_ARGUMENT: .*1 outputs/);
+    expect(codeOf(() => grad([x.mul(2)], [x], { gradOutputs: [] }))).toMatch(
+      /^INVALID_ARGUMENT: .*1 outputs/,
+    );
   });
 
   it('with respect to a non-leaf', () => {
@@ -300,7 +306,9 @@ describe('in-place safety', () => {
     const z = y.exp(); // saves its output
     z.add_(1);
     const msg = codeOf(() => z.sum().backward());
-    expect(msg).toMatch(/^INPLACE_ERROR: one of the variables needed for gradient computation has been modified by an inplace operation/);
+    expect(msg).toMatch(
+      /^INPLACE_ERROR: one of the variables needed for gradient computation has been modified by an inplace operation/,
+    );
     expect(msg).toContain("'exp'");
     expect(msg).toContain('version 1; expected version 0');
   });
@@ -331,7 +339,9 @@ describe('in-place safety', () => {
     y.narrow(0, 1, 2).mul_(w);
     expect(y.gradFn?.name).toBe('CopySlices');
     close(y, [1, 20, 30, 4]);
-    y.mul(tensor([1, 2, 3, 4], { dtype: 'float32' })).sum().backward();
+    y.mul(tensor([1, 2, 3, 4], { dtype: 'float32' }))
+      .sum()
+      .backward();
     close(x.grad, [1, 20, 30, 4]);
     close(w.grad, [2 * 2 + 3 * 3]);
   });
@@ -378,7 +388,9 @@ describe('hooks and anomaly mode', () => {
   it('detectAnomaly names the forward op whose derivative gave NaN', () => {
     const x = tensor([0, 1], { requiresGrad: true });
     const msg = codeOf(() => detectAnomaly(() => x.sqrt().mul(0).sum().backward()));
-    expect(msg).toMatch(/^ANOMALY: Function 'SqrtBackward0' returned nan values in its 0th output \(the derivative of the forward op 'sqrt'\)/);
+    expect(msg).toMatch(
+      /^ANOMALY: Function 'SqrtBackward0' returned nan values in its 0th output \(the derivative of the forward op 'sqrt'\)/,
+    );
     expect(msg).toContain('The forward op was created at');
     // Without anomaly mode the NaN goes through silently, as in PyTorch.
     const x2 = tensor([0, 1], { requiresGrad: true });

@@ -40,6 +40,7 @@ export interface AutogradHook {
   /** `t.retainGrad()`; provided by autograd. */
   retainGrad?(t: Tensor): void;
   /** `t.registerHook(fn)`; provided by autograd. */
+  // biome-ignore lint/suspicious/noConfusingVoidType: a hook that only observes returns nothing.
   registerHook?(t: Tensor, hook: (grad: Tensor) => Tensor | undefined | void): { remove(): void };
 }
 

@@ -274,6 +274,7 @@ export class Tensor {
    * handle.remove();
    * ```
    */
+  // biome-ignore lint/suspicious/noConfusingVoidType: a hook that only observes returns nothing.
   registerHook(hook: (grad: Tensor) => Tensor | undefined | void): { remove(): void } {
     const h = getAutogradHook();
     if (h?.registerHook === undefined) {

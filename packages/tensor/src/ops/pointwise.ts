@@ -470,7 +470,7 @@ export function inplace<T extends Tensor>(t: T, op: string, fn: (t: Tensor) => T
   h?.beforeInplace(t, op);
   // A recorded op may save its input for backward, and `t` is about to be overwritten: it then reads
   // a copy of the original (PyTorch's original_self).
-  const r = fn(h !== undefined && h.isGradEnabled() ? clone(t) : t);
+  const r = fn(h?.isGradEnabled() ? clone(t) : t);
   checkInplaceResult(t, r, op);
   copyInto(t, r);
   t.storage.version++;
