@@ -1,0 +1,56 @@
+/**
+ * Autograd on the WebGPU backend, for the ops this backend has kernels for: derivatives are written
+ * with ordinary ops, so backward runs on the device the forward ran on.
+ */
+import { grad } from '@gradfolio/autograd';
+import { manualSeed, randn, type Tensor } from '@gradfolio/tensor';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { gpuErrors, initTestGPU } from './gpu.js';
+
+beforeAll(async () => {
+  await initTestGPU();
+  manualSeed(77);
+});
+
+async function values(t: Tensor | undefined): Promise<number[]> {
+  if (t === undefined) throw new Error('expected a gradient');
+  return Array.from((await t.data()) as Float32Array);
+}
+
+function expectClose(a: number[], b: number[], tol = 1e-4): void {
+  expect(a.length).toBe(b.length);
+  a.forEach((v, i) => {
+    expect(Math.abs(v - b[i]!)).toBeLessThanOrEqual(tol * Math.max(1, Math.abs(b[i]!)));
+  });
+}
+
+describe('autograd on webgpu', () => {
+  it('x @ w + b, summed: gradients match the CPU', async () => {
+    const xc = randn([5, 3]);
+    const wc = randn([3, 4]).requiresGrad_();
+    const bc = randn([4]).requiresGrad_();
+    xc.matmul(wc).add(bc).mul(xc.sum(1, { keepdim: true })).sum().backward();
+    const x = xc.to('webgpu');
+    const w = wc.detach().to('webgpu').requiresGrad_();
+    const b = bc.detach().to('webgpu').requiresGrad_();
+    const loss = x.matmul(w).add(b).mul(x.sum(1, { keepdim: true })).sum();
+    expect(loss.gradFn?.name).toBe('SumBackward0');
+    loss.backward();
+    expect(w.grad?.device).toBe('webgpu');
+    expectClose(await values(w.grad), await values(wc.grad));
+    expectClose(await values(b.grad), await values(bc.grad));
+    // accumulation happens on the device too
+    x.matmul(w).add(b).mul(x.sum(1, { keepdim: true })).sum().backward();
+    expectClose(await values(b.grad), (await values(bc.grad)).map((v) => 2 * v));
+    expect(gpuErrors).toEqual([]);
+  });
+
+  it('grad() with createGraph: a second derivative of x*x*x', async () => {
+    const x = randn([6]).to('webgpu').requiresGrad_();
+    const [d1] = grad(x.mul(x).mul(x).sum(), x, { createGraph: true });
+    const [d2] = grad(d1!.sum(), x);
+    const xs = await values(x);
+    expectClose(await values(d1), xs.map((v) => 3 * v * v));
+    expectClose(await values(d2), xs.map((v) => 6 * v));
+  });
+});
