@@ -1,25 +1,17 @@
 /**
  * `pnpm bench`: gradfolio's CPU backend next to TensorFlow.js 4.22 (cpu and wasm backends) in one
- * process, on the same inputs. One JSON line per measurement, then a table of ratios.
+ * process, on the same inputs (and, for autograd, PyTorch in a Python subprocess). One JSON line per
+ * measurement, then a table of ratios.
  */
 import * as gf from '@gradfolio/tensor';
 import * as tf from '@tensorflow/tfjs';
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
-import { measure, printRatios } from './harness.js';
+import { benchAutograd } from './autograd.js';
+import { measure, printRatios, randData, useTf } from './harness.js';
 
 const quick = process.argv.includes('--quick');
-
-async function useTf(backend: 'cpu' | 'wasm'): Promise<void> {
-  await tf.setBackend(backend);
-  await tf.ready();
-}
-
-function randData(n: number, seed: number): Float32Array {
-  const g = new gf.Generator().manualSeed(seed);
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = g.nextNormal();
-  return out;
-}
+/** `--only=core` (dispatch, elementwise, matmul) or `--only=autograd`; default both. */
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
 
 async function benchMatmul(n: number): Promise<void> {
   const params = { n, dtype: 'float32', gflop: Number(((2 * n * n * n) / 1e9).toFixed(3)) };
@@ -121,9 +113,12 @@ console.error(`tfjs-wasm: ${tfjsWasm}`);
 console.error(
   `gradfolio bench on ${process.platform}-${process.arch}, node ${process.version}, ${(await import('node:os')).cpus().length} cpus`,
 );
-await benchDispatch();
-await benchElementwise();
-await benchMatmul(256);
-await benchMatmul(1024);
+if (only === undefined || only === 'core') {
+  await benchDispatch();
+  await benchElementwise();
+  await benchMatmul(256);
+  await benchMatmul(1024);
+}
+if (only === undefined || only === 'autograd') await benchAutograd(quick);
 printRatios('gradfolio-cpu');
 process.exit(0);
