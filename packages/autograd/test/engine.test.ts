@@ -1,10 +1,12 @@
-import { GradfolioError, ones, randn, type Tensor, tensor, zeros } from '@gradfolio/tensor';
+import { GradfolioError, getAutogradHook, ones, randn, type Tensor, tensor, zeros } from '@gradfolio/tensor';
 import { describe, expect, it } from 'vitest';
 import {
   backward,
   detectAnomaly,
   enableGrad,
   grad,
+  gradcheck,
+  gradgradcheck,
   isGradEnabled,
   type Node,
   noGrad,
@@ -432,5 +434,64 @@ describe('memory', () => {
     expect(alive).toBe(0);
     const growth = process.memoryUsage().heapUsed - heapAt1000;
     expect(growth).toBeLessThan(4 * 1024 * 1024);
+  });
+});
+
+describe('more error paths', () => {
+  it('a hook returning the wrong shape', () => {
+    const x = tensor([1, 2], { requiresGrad: true });
+    x.registerHook(() => tensor([1, 2, 3], { dtype: 'float32' }));
+    expect(codeOf(() => x.mul(2).sum().backward())).toMatch(
+      /^SHAPE_MISMATCH: hook: a tensor hook returned a gradient of shape \[3\] for a tensor of shape \[2\]/,
+    );
+  });
+
+  it('recording an op without a derivative', () => {
+    const x = tensor([1, 2], { requiresGrad: true });
+    const out = x.mul(1);
+    expect(
+      codeOf(() => getAutogradHook()!.record({ op: 'noSuchOp', inputs: [x], outputs: [out], attrs: {} })),
+    ).toMatch(/^DERIVATIVE_MISSING: noSuchOp: no derivative is registered/);
+  });
+
+  it('backward inputs must require grad', () => {
+    const x = tensor([1], { requiresGrad: true });
+    expect(
+      codeOf(() =>
+        x
+          .mul(2)
+          .sum()
+          .backward(undefined, { inputs: [tensor([1.5])] }),
+      ),
+    ).toMatch(/^NO_GRAD: backward: an input of shape \[1\] does not require grad/);
+  });
+
+  it('in place on a view whose base is not dense', () => {
+    const b = randn([3, 4]).T.detach(); // a strided tensor that is its own base
+    const w = tensor([5], { requiresGrad: true });
+    expect(codeOf(() => b.narrow(0, 0, 1).copy_(w.expand(1, 3)))).toMatch(
+      /^UNSUPPORTED: .*contiguous; clone\(\) it first/,
+    );
+  });
+
+  it('gradcheck reports a wrong derivative, float32 inputs and nothing to check', () => {
+    const x = randn([3], { dtype: 'float64' }).requiresGrad_();
+    const wrong = (t: Tensor) => {
+      const y = t.mul(2);
+      y.registerHook((g) => g.mul(1.5)); // corrupts the analytical gradient
+      return y;
+    };
+    expect(codeOf(() => gradcheck(wrong, [x]))).toMatch(
+      /^GRADCHECK_FAILED: gradcheck: Jacobian mismatch for output 0 with respect to input 0, at output element 0 and input element 0: numerical 2.0000\d*, analytical 3/,
+    );
+    expect(gradcheck(wrong, [x], { raiseException: false })).toBe(false);
+    expect(gradcheck((t: Tensor) => t.mul(2), [x])).toBe(true);
+    expect(codeOf(() => gradcheck((t: Tensor) => t.mul(2), [randn([2]).requiresGrad_()]))).toMatch(
+      /^DTYPE_MISMATCH: gradcheck: input 0 requires grad but is float32/,
+    );
+    expect(codeOf(() => gradgradcheck((t: Tensor) => t.mul(2), [randn([2], { dtype: 'float64' })]))).toMatch(
+      /^INVALID_ARGUMENT: gradgradcheck: no input requires grad/,
+    );
+    expect(gradgradcheck((t: Tensor) => t.pow(3).sin(), [x])).toBe(true);
   });
 });
