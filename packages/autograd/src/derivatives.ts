@@ -15,6 +15,7 @@ import {
   inverse,
   type KernelAttrs,
   type OpRecord,
+  ones,
   pad,
   solve,
   sub,
@@ -192,11 +193,12 @@ unary(
   },
   'ClampBackward1',
 );
-unary('leakyRelu', 'inputs', (g, c) => g.mul(where(c.input(0).gt(0), 1, num(c.attrs, 'slope', 0.01))));
+unary('leakyRelu', 'inputs', (g, c) => where(c.input(0).gt(0), g, g.mul(num(c.attrs, 'slope', 0.01))));
 unary('elu', 'inputs', (g, c) => {
   const x = c.input(0);
   const alpha = num(c.attrs, 'alpha', 1);
-  return g.mul(where(x.gt(0), 1, x.exp().mul(alpha)));
+  // At exactly 0 the slope is alpha, a constant: PyTorch's second derivative is 0 there.
+  return where(x.gt(0), g, where(x.lt(0), g.mul(x.exp().mul(alpha)), g.mul(alpha)));
 });
 unary('softplus', 'inputs', (g, c) => {
   const x = c.input(0);
@@ -224,12 +226,15 @@ unary('gelu', 'both', (g, c) => {
   }
   // gelu(x) = x * Phi(x), so Phi(x) = gelu(x) / x (0.5 at 0); gelu'(x) = Phi(x) + x * phi(x).
   const y = c.output(0);
-  const cdf = where(x.eq(0), 0.5, y.div(x));
   const pdf = x
     .mul(x)
     .mul(-0.5)
     .exp()
     .mul(1 / Math.sqrt(2 * Math.PI));
+  const zero = x.eq(0);
+  // At 0, Phi is written 0.5 + x phi(x) (same value and slope); the division gets a safe denominator
+  // so that its masked second derivative is not NaN there.
+  const cdf = where(zero, x.mul(pdf).add(0.5), y.div(where(zero, 1, x)));
   return g.mul(cdf.add(x.mul(pdf)));
 });
 
@@ -351,6 +356,53 @@ def(
       : 'ProdBackward1',
 );
 
+/** `t` with zeros where `denominator` is 0 divided safely: masked entries get 0 (and finite slopes). */
+function safeDiv(t: Tensor, denominator: Tensor): Tensor {
+  const zero = denominator.eq(0);
+  return where(zero, 0, t.div(where(zero, 1, denominator)));
+}
+
+function allDimsName(base: string) {
+  return (rec: OpRecord) =>
+    (rec.attrs.dims as readonly number[]).length === rec.inputs[0]!.ndim && rec.attrs.keepdim !== true
+      ? `${base}Backward0`
+      : `${base}Backward1`;
+}
+
+def(
+  'std',
+  'both',
+  (c) => {
+    if (!c.needs[0]) return [undefined];
+    const dims = dimsOf(c.attrs);
+    const keepdim = c.attrs.keepdim === true;
+    const shape = c.inputShapes[0]!;
+    const x = c.input(0);
+    let n = 1;
+    for (const d of dims) n *= shape[d]!;
+    const centered = dims.length === 0 ? x.mul(0) : x.sub(x.mean(dims, { keepdim: true }));
+    const out = unreduce(c.output(0), dims, keepdim, shape);
+    const g = unreduce(c.grads[0]!, dims, keepdim, shape);
+    return [safeDiv(g.mul(centered), out.mul(n - num(c.attrs, 'correction', 1)))];
+  },
+  'StdBackward0',
+);
+def(
+  'norm',
+  'both',
+  (c) => {
+    if (!c.needs[0]) return [undefined];
+    const g = c.grads[0]!;
+    if (c.attrs.p === 0) return [zerosLikeShape(c.inputShapes[0]!, g)];
+    const dims = dimsOf(c.attrs);
+    const keepdim = c.attrs.keepdim === true;
+    const shape = c.inputShapes[0]!;
+    const out = unreduce(c.output(0), dims, keepdim, shape);
+    return [safeDiv(unreduce(g, dims, keepdim, shape).mul(c.input(0)), out)];
+  },
+  allDimsName('Norm'),
+);
+
 function amaxLike(op: 'amax' | 'amin'): void {
   def(op, 'both', (c) => {
     if (!c.needs[0]) return [undefined];
@@ -373,6 +425,7 @@ function maxDimLike(op: 'max' | 'min'): void {
     'outputs',
     (c) => {
       if (!c.needs[0]) return [undefined];
+      if (c.inputShapes[0]!.length === 0) return [c.grads[0]!.reshape([])];
       const dim = c.attrs.dim as number;
       const keepdim = c.attrs.keepdim === true;
       let g = c.grads[0]!;
@@ -400,6 +453,7 @@ unary('cumsum', 'none', (g, c) => {
 unary('cumprod', 'inputs', (g, c) => {
   const x = c.input(0);
   const d = c.attrs.dim as number;
+  if (x.ndim === 0) return g;
   const n = x.shape[d]!;
   if (n === 0) return g;
   const xm = movedim(x, d, -1); // [..., n]
@@ -408,7 +462,7 @@ unary('cumprod', 'inputs', (g, c) => {
   // rep[..., i, j] = x_j, or 1 where j == i
   const rep = xm.unsqueeze(-2).mul(I.neg().add(1)).add(I);
   const cp = rep.cumprod(-1); // [..., i, k]
-  const upper = I.triu(); // k >= i
+  const upper = ones([n, n], { dtype: x.dtype, device: x.device }).triu(); // k >= i
   const gi = cp.mul(upper).mul(gm.unsqueeze(-2)).sum(-1); // [..., i]
   return movedim(gi, -1, d);
 });
@@ -495,6 +549,7 @@ def('indexSelect', 'inputs', (c) => {
 });
 def('sort', 'outputs', (c) => {
   if (!c.needs[0]) return [undefined];
+  if (c.inputShapes[0]!.length === 0) return [c.grads[0]!];
   return [scatterAddInto(c.inputShapes[0]!, c.attrs.dim as number, c.output(1), c.grads[0]!)];
 });
 def('cat', 'none', (c) => {

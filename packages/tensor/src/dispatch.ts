@@ -52,6 +52,20 @@ export interface BackwardOptions {
 }
 
 let hook: AutogradHook | undefined;
+let unrecordedDepth = 0;
+
+/**
+ * Runs `fn` without recording its ops: a structural op computes its result with other ops, then
+ * records itself as one node. @internal
+ */
+export function unrecorded<T>(fn: () => T): T {
+  unrecordedDepth++;
+  try {
+    return fn();
+  } finally {
+    unrecordedDepth--;
+  }
+}
 
 /**
  * Installs (or removes, with `undefined`) the autograd hook.
@@ -88,7 +102,7 @@ export function record(
   outputs: readonly Tensor[],
   attrs: KernelAttrs = {},
 ): boolean {
-  if (hook === undefined) return false;
+  if (hook === undefined || unrecordedDepth > 0) return false;
   let needs = false;
   for (const t of inputs) if (t.requiresGrad) needs = true;
   if (!needs || !hook.isGradEnabled()) return false;

@@ -1,4 +1,4 @@
-import { record, runKernel } from '../dispatch.js';
+import { record, runKernel, unrecorded } from '../dispatch.js';
 import { checkDType, type DType, isFloating } from '../dtype.js';
 import { fmtShape, GradfolioError } from '../errors.js';
 import { normDim, normDims } from '../shape.js';
@@ -164,13 +164,20 @@ export function variance(
   return div(ss, Math.max(0, n - correctionOf(options)));
 }
 
-/** Standard deviation (see `variance`). @example `std(x, 1, { correction: 0 })` */
+/**
+ * Standard deviation (see `variance`). Recorded as one node, so that its gradient where the standard
+ * deviation is 0 is 0, as in PyTorch (not sqrt's infinite slope times 0).
+ * @example `std(x, 1, { correction: 0 })`
+ */
 export function std(
   x: Tensor,
   dim?: Dims,
   options: { keepdim?: boolean; correction?: number; unbiased?: boolean } = {},
 ): Tensor {
-  return sqrt(variance(x, dim, options));
+  const out = unrecorded(() => sqrt(variance(x, dim, options)));
+  const dims = reduceDims('std', x, dim);
+  record('std', [x], [out], { dims, keepdim: options.keepdim ?? false, correction: correctionOf(options) });
+  return out;
 }
 
 /** Max over dims (values only). @example `amax(x, -1)` */
@@ -333,8 +340,14 @@ export function norm(
   const a = abs(x);
   if (q === Number.POSITIVE_INFINITY) return amax(a, dim, { keepdim });
   if (q === Number.NEGATIVE_INFINITY) return amin(a, dim, { keepdim });
-  if (q === 0) return cast(sum(ne(x, 0), dim, { keepdim }), x.dtype);
+  if (q === 0 || q === 2) {
+    // Recorded as one node: the gradient of the 0-norm is 0, and that of the 2-norm at 0 is 0 (PyTorch).
+    const out = unrecorded(() =>
+      q === 0 ? cast(sum(ne(x, 0), dim, { keepdim }), x.dtype) : sqrt(sum(mul(x, x), dim, { keepdim })),
+    );
+    record('norm', [x], [out], { p: q, dims: reduceDims('norm', x, dim), keepdim });
+    return out;
+  }
   if (q === 1) return sum(a, dim, { keepdim });
-  if (q === 2) return sqrt(sum(mul(x, x), dim, { keepdim }));
   return pow(sum(pow(a, q), dim, { keepdim }), 1 / q);
 }

@@ -184,9 +184,14 @@ def('cumsum', 'primitive', ['scan'], 'same; bool and int32 give int32', {
 def('cumprod', 'primitive', ['scan'], 'same; bool and int32 give int32', { kernel: 'as cumsum' });
 def('mean', 'composite', ['reduction'], 'floating only', {});
 def('var', 'composite', ['reduction'], 'floating only', {});
-def('std', 'composite', ['reduction'], 'floating only', {});
+def('std', 'structural', ['reduction'], 'floating only', {
+  kernel: 'executed as sqrt(var); recorded as one node (gradient 0 where std is 0, as in PyTorch)',
+});
 def('logsumexp', 'composite', ['reduction'], 'floating', {});
-def('norm', 'composite', ['reduction'], 'floating', {});
+def('norm', 'structural', ['reduction'], 'floating', {
+  kernel:
+    'executed with abs/sum/pow/amax; p = 0 and p = 2 are recorded as one node (gradient 0 at the zero vector, as in PyTorch), other p through their parts',
+});
 def('softmax', 'composite', [], 'floating', {});
 def('logSoftmax', 'composite', [], 'floating', {});
 
