@@ -15,7 +15,7 @@ import {
   inverse,
   type KernelAttrs,
   type OpRecord,
-  ones,
+  onesLike,
   pad,
   solve,
   sub,
@@ -24,6 +24,7 @@ import {
   where,
   zeros,
 } from '@gradfolio/tensor';
+import { isGradEnabled } from './mode.js';
 import type { Derivative, DerivativeContext } from './node.js';
 
 const table = new Map<string, Derivative>();
@@ -447,25 +448,51 @@ unary('cumsum', 'none', (g, c) => {
   return g.flip(d).cumsum(d).flip(d);
 });
 
-// d y_k / d x_i = prod_{j <= k, j != i} x_j for k >= i: build, for every i, x with x_i replaced by 1
-// (an extra leading dim of size n), take its cumprod, mask k >= i and contract with g. Exact with
-// zeros and differentiable; O(n^2) memory along the scanned dim.
-unary('cumprod', 'inputs', (g, c) => {
+// d y_k / d x_i = prod_{j <= k, j != i} x_j for k >= i, so grad_i = sum_{k >= i} g_k prod_{j <= k, j != i} x_j.
+// Two exact forms. O(n): with z the first zero of the row, grad_i = revcumsum(g * y)_i / x_i for
+// x_i != 0 (every term with k >= z is 0, so this also holds past z); at z, y_{z-1} * sum_{k >= z} g_k
+// prod_{z < j <= k} x_j; other zeros get 0. Its values are exact but its own derivative with respect to
+// a zero is not when a row has several zeros, so when the backward pass is recorded (createGraph) the
+// O(n^2) form is used instead: for every i, x with x_i replaced by 1 (an extra dim of size n), cumprod,
+// mask k >= i, contract with g.
+unary('cumprod', 'both', (g, c) => {
   const x = c.input(0);
   const d = c.attrs.dim as number;
   if (x.ndim === 0) return g;
   const n = x.shape[d]!;
   if (n === 0) return g;
+  if (isGradEnabled()) return cumprodGradQuadratic(x, g, d, n);
+  const y = c.output(0);
+  const isZero = x.eq(0);
+  const zerosSoFar = isZero.cumsum(d);
+  const firstZero = isZero.logicalAnd(zerosSoFar.eq(1));
+  const regular = safeDiv(g.mul(y).flip(d).cumsum(d).flip(d), x);
+  // Products after the first zero: x with everything up to and including z replaced by 1.
+  const afterZ = cumprodFrom(x, zerosSoFar.eq(0).logicalOr(firstZero), d);
+  const tail = g.mul(afterZ).mul(zerosSoFar.ge(1)).sum(d, { keepdim: true });
+  return regular.add(where(firstZero, exclusive(y, d, n).mul(tail), 0));
+});
+
+function cumprodGradQuadratic(x: Tensor, g: Tensor, d: number, n: number): Tensor {
   const xm = movedim(x, d, -1); // [..., n]
   const gm = movedim(g, d, -1);
   const I = eye(n, { dtype: x.dtype, device: x.device }); // [i, j]
-  // rep[..., i, j] = x_j, or 1 where j == i
-  const rep = xm.unsqueeze(-2).mul(I.neg().add(1)).add(I);
-  const cp = rep.cumprod(-1); // [..., i, k]
-  const upper = ones([n, n], { dtype: x.dtype, device: x.device }).triu(); // k >= i
-  const gi = cp.mul(upper).mul(gm.unsqueeze(-2)).sum(-1); // [..., i]
+  const rep = xm.unsqueeze(-2).mul(I.neg().add(1)).add(I); // x_j, or 1 where j == i
+  const upper = onesLike(I).triu(); // k >= i
+  const gi = rep.cumprod(-1).mul(upper).mul(gm.unsqueeze(-2)).sum(-1); // [..., i]
   return movedim(gi, -1, d);
-});
+}
+
+/** cumprod along `d` of `x` with the entries where `mask` is true replaced by 1. */
+function cumprodFrom(x: Tensor, mask: Tensor, d: number): Tensor {
+  return where(mask, 1, x).cumprod(d);
+}
+
+/** Exclusive products: 1 at position 0, y_{k-1} at position k. */
+function exclusive(y: Tensor, d: number, n: number): Tensor {
+  const one = onesLike(y.narrow(d, 0, 1));
+  return n === 1 ? one : cat([one, y.narrow(d, 0, n - 1)], d);
+}
 
 // ------------------------------------------------------------------------------------------ linalg
 

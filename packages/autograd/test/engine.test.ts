@@ -495,3 +495,21 @@ describe('more error paths', () => {
     expect(gradgradcheck((t: Tensor) => t.pow(3).sin(), [x])).toBe(true);
   });
 });
+
+describe('derivatives with zeros', () => {
+  it('cumprod and prod are exact with zeros (first and second order)', () => {
+    const x = tensor(
+      [
+        [2, 0, 3, 0.5, 5],
+        [1.5, -2, 0, 0, 4],
+        [0, 0.7, 1.1, -1.3, 2],
+      ],
+      { dtype: 'float64' },
+    ).requiresGrad_();
+    expect(gradcheck((t: Tensor) => t.cumprod(1), [x])).toBe(true);
+    expect(gradgradcheck((t: Tensor) => t.cumprod(1), [x])).toBe(true);
+    expect(gradcheck((t: Tensor) => t.cumprod(0), [x])).toBe(true);
+    expect(gradcheck((t: Tensor) => t.prod(1), [x])).toBe(true);
+    expect(gradgradcheck((t: Tensor) => t.prod(), [x])).toBe(true);
+  });
+});
