@@ -17,9 +17,11 @@ import {
   type OpRecord,
   onesLike,
   pad,
+  sigmoidBackward,
   solve,
   sub,
   type Tensor,
+  tanhBackward,
   tensor,
   where,
   zeros,
@@ -163,13 +165,36 @@ unary('sqrt', 'outputs', (g, c) => g.div(c.output(0).mul(2)));
 unary('rsqrt', 'outputs', (g, c) => g.mul(c.output(0).pow(3)).mul(-0.5));
 unary('sin', 'inputs', (g, c) => g.mul(c.input(0).cos()));
 unary('cos', 'inputs', (g, c) => g.mul(c.input(0).sin()).neg());
+/** Whether the fused derivative kernel `op` can be used: the pass is not recorded and the backend has it. */
+function fused(op: string, t: Tensor): boolean {
+  return !isGradEnabled() && t.backend.kernels.has(op);
+}
 unary('tanh', 'outputs', (g, c) => {
   const y = c.output(0);
-  return g.mul(sub(1, y.mul(y)));
+  return fused('tanhBackward', y) ? tanhBackward(g, y) : g.mul(sub(1, y.mul(y)));
 });
 unary('sigmoid', 'outputs', (g, c) => {
   const y = c.output(0);
-  return g.mul(y.mul(sub(1, y)));
+  return fused('sigmoidBackward', y) ? sigmoidBackward(g, y) : g.mul(y.mul(sub(1, y)));
+});
+// The fused helpers themselves (for gradients of gradients taken by hand).
+def('tanhBackward', 'inputs', (c) => {
+  const g = c.grads[0]!;
+  const dy = c.input(0);
+  const y = c.input(1);
+  return [
+    c.needs[0] ? g.mul(sub(1, y.mul(y))) : undefined,
+    c.needs[1] ? g.mul(dy).mul(y).mul(-2) : undefined,
+  ];
+});
+def('sigmoidBackward', 'inputs', (c) => {
+  const g = c.grads[0]!;
+  const dy = c.input(0);
+  const y = c.input(1);
+  return [
+    c.needs[0] ? g.mul(y.mul(sub(1, y))) : undefined,
+    c.needs[1] ? g.mul(dy).mul(sub(1, y.mul(2))) : undefined,
+  ];
 });
 unary('reciprocal', 'outputs', (g, c) => {
   const y = c.output(0);
@@ -590,6 +615,12 @@ def('cat', 'none', (c) => {
     return r;
   });
 });
+def(
+  'split',
+  'none',
+  (c) => [c.needs[0] ? cat(c.grads as Tensor[], c.attrs.dim as number) : undefined],
+  'SplitBackward0',
+);
 unary('flip', 'none', (g, c) => g.flip(c.attrs.dims as number[]));
 unary(
   'pad',

@@ -213,9 +213,24 @@ function canBroadcastTo(target: Shape, from: Shape): boolean {
   return true;
 }
 
-function addInto(buf: (Tensor | undefined)[], index: number, g: Tensor): void {
+/**
+ * Adds `g` to a gradient buffer. The first sum allocates (the first gradient may be shared with other
+ * buffers); later ones add in place into that sum, unless the pass is recorded (`owned` undefined).
+ */
+function addInto(
+  buf: (Tensor | undefined)[],
+  index: number,
+  g: Tensor,
+  owned: Set<Tensor> | undefined,
+): void {
   const prev = buf[index];
-  buf[index] = prev === undefined ? g : prev.add(g);
+  if (prev === undefined) buf[index] = g;
+  else if (owned?.has(prev)) prev.add_(g);
+  else {
+    const sum = prev.add(g);
+    owned?.add(sum);
+    buf[index] = sum;
+  }
 }
 
 function applyHooks(hooks: TensorHook[] | undefined, g: Tensor): Tensor {
@@ -308,9 +323,10 @@ function execute(roots: ReadonlyArray<readonly [Node, number, Tensor]>, opts: Ru
     captures !== undefined || only !== undefined
       ? neededNodes(order, (n) => captures?.has(n) === true || only?.has(n) === true)
       : undefined;
+  const owned = opts.createGraph ? undefined : new Set<Tensor>();
   for (const [node, index, g] of roots) {
     node.buffer ??= [];
-    addInto(node.buffer, index, g);
+    addInto(node.buffer, index, g, owned);
   }
   const was = isGradEnabled();
   setGradEnabled(opts.createGraph);
@@ -360,7 +376,7 @@ function execute(roots: ReadonlyArray<readonly [Node, number, Tensor]>, opts: Ru
         const g = results[i];
         if (child === undefined || g === undefined || !needs[i]) continue;
         child.buffer ??= [];
-        addInto(child.buffer, node.nextIndex[i]!, fitToInput(node, i, g));
+        addInto(child.buffer, node.nextIndex[i]!, fitToInput(node, i, g), owned);
       }
       if (!opts.retainGraph) node.release();
     }

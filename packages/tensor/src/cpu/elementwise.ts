@@ -47,6 +47,9 @@ const BINARY: Record<string, string> = {
   pow: '(x === 1 || ((x === -1) && (y === Infinity || y === -Infinity)) ? 1 : Math.pow(x, y))',
   remainder: '((r = x % y), r !== 0 && (r < 0) !== (y < 0) ? r + y : r)',
   atan2: 'Math.atan2(x, y)',
+  // Derivative helpers: x is the output gradient, y the forward output.
+  tanhBackward: 'x * (1 - y * y)',
+  sigmoidBackward: 'x * y * (1 - y)',
   minimum: '(x !== x || y !== y ? NaN : Math.min(x, y))',
   maximum: '(x !== x || y !== y ? NaN : Math.max(x, y))',
   eq: '(x === y ? 1 : 0)',

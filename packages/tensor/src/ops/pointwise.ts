@@ -54,6 +54,8 @@ const BINARY_KIND: Record<string, BinaryKind> = {
   maximum: 'arith',
   div: 'float',
   atan2: 'float',
+  tanhBackward: 'float',
+  sigmoidBackward: 'float',
   eq: 'compare',
   ne: 'compare',
   lt: 'compare',
@@ -191,6 +193,24 @@ export function pow(a: TensorLike, b: TensorLike): Tensor {
 export function remainder(a: TensorLike, b: TensorLike): Tensor {
   return binary('remainder', a, b);
 }
+/**
+ * The gradient of tanh from its output: `grad * (1 - output^2)` in one kernel (PyTorch's
+ * `tanh_backward`); autograd uses it when the backward pass is not recorded.
+ * @example `tanhBackward(grad, tanh(x))`
+ */
+export function tanhBackward(grad: TensorLike, output: TensorLike): Tensor {
+  return binary('tanhBackward', grad, output);
+}
+
+/**
+ * The gradient of sigmoid from its output: `grad * output * (1 - output)` in one kernel (PyTorch's
+ * `sigmoid_backward`).
+ * @example `sigmoidBackward(grad, sigmoid(x))`
+ */
+export function sigmoidBackward(grad: TensorLike, output: TensorLike): Tensor {
+  return binary('sigmoidBackward', grad, output);
+}
+
 /** atan2(a, b). @example `atan2(y, x)` */
 export function atan2(a: TensorLike, b: TensorLike): Tensor {
   return binary('atan2', a, b);

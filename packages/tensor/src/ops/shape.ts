@@ -1,5 +1,5 @@
 import { Storage } from '../backend.js';
-import { allocTensor, commonBackend, copyInto, record, runKernel } from '../dispatch.js';
+import { allocTensor, commonBackend, copyInto, record, runKernel, unrecorded } from '../dispatch.js';
 import { allocArray, type DType, resultType } from '../dtype.js';
 import { fmtShape, GradfolioError } from '../errors.js';
 import { contiguousStrides, normDim, normDims } from '../shape.js';
@@ -132,12 +132,17 @@ export function split(x: Tensor, sizeOrSections: number | readonly number[], dim
       );
     }
   }
-  const out: Tensor[] = [];
-  let pos = 0;
-  for (const s of sizes) {
-    out.push(narrow(x, d, pos, s));
-    pos += s;
-  }
+  // Views of x, recorded as one node (its backward is one cat, not a padded gradient per piece).
+  const out = unrecorded(() => {
+    const views: Tensor[] = [];
+    let pos = 0;
+    for (const s of sizes) {
+      views.push(narrow(x, d, pos, s));
+      pos += s;
+    }
+    return views;
+  });
+  record('split', [x], out, { dim: d, sizes });
   return out;
 }
 

@@ -156,6 +156,11 @@ for (const name of ['logicalAnd', 'logicalOr', 'logicalXor']) {
     differentiable: false,
   });
 }
+for (const name of ['tanhBackward', 'sigmoidBackward']) {
+  def(name, 'primitive', ['binary'], 'promoted, integers to float', {
+    kernel: `${BINARY_KERNEL}; a is the output gradient, b the forward output (PyTorch's ${name === 'tanhBackward' ? 'tanh_backward' : 'sigmoid_backward'}); optional: autograd falls back to ordinary ops on backends without it`,
+  });
+}
 def('where', 'primitive', ['ternary'], 'promoted of the two value operands', {
   kernel:
     'inputs [cond (bool), a, b] broadcast to the output shape, a and b in the output dtype; output contiguous',
@@ -232,7 +237,10 @@ def('sort', 'primitive', ['index'], 'values: same; indices: int32', {
 def('topk', 'composite', ['index'], 'values: same; indices: int32', {});
 def('cat', 'structural', ['shape'], 'promoted', { kernel: 'executed with copy' });
 def('stack', 'composite', ['shape'], 'promoted', {});
-def('split', 'composite', ['shape'], 'same', { aliases: ['chunk'] });
+def('split', 'view', ['shape'], 'same', {
+  aliases: ['chunk'],
+  kernel: 'views of the input along attrs.dim with attrs.sizes, recorded as one node',
+});
 def('flip', 'structural', ['shape'], 'same', { kernel: 'executed with copy from a negative-stride view' });
 def('repeat', 'composite', ['shape'], 'same', {});
 def('pad', 'structural', ['shape'], 'same', {

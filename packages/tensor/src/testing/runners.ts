@@ -34,7 +34,9 @@ import {
   ne,
   pow,
   remainder,
+  sigmoidBackward,
   sub,
+  tanhBackward,
   where,
 } from '../ops/pointwise.js';
 import { cat, diag, type PadMode, pad, stack } from '../ops/shape.js';
@@ -226,6 +228,8 @@ export const runners: Readonly<Record<string, Runner>> = {
   pow: binary(pow),
   remainder: binary(remainder),
   atan2: binary(atan2),
+  tanhBackward: binary(tanhBackward),
+  sigmoidBackward: binary(sigmoidBackward),
   minimum: binary(minimum),
   maximum: binary(maximum),
   'max.other': (i) => at(i, 0).max(at(i, 1)),
