@@ -29,19 +29,34 @@ describe('autograd on webgpu', () => {
     const xc = randn([5, 3]);
     const wc = randn([3, 4]).requiresGrad_();
     const bc = randn([4]).requiresGrad_();
-    xc.matmul(wc).add(bc).mul(xc.sum(1, { keepdim: true })).sum().backward();
+    xc.matmul(wc)
+      .add(bc)
+      .mul(xc.sum(1, { keepdim: true }))
+      .sum()
+      .backward();
     const x = xc.to('webgpu');
     const w = wc.detach().to('webgpu').requiresGrad_();
     const b = bc.detach().to('webgpu').requiresGrad_();
-    const loss = x.matmul(w).add(b).mul(x.sum(1, { keepdim: true })).sum();
+    const loss = x
+      .matmul(w)
+      .add(b)
+      .mul(x.sum(1, { keepdim: true }))
+      .sum();
     expect(loss.gradFn?.name).toBe('SumBackward0');
     loss.backward();
     expect(w.grad?.device).toBe('webgpu');
     expectClose(await values(w.grad), await values(wc.grad));
     expectClose(await values(b.grad), await values(bc.grad));
     // accumulation happens on the device too
-    x.matmul(w).add(b).mul(x.sum(1, { keepdim: true })).sum().backward();
-    expectClose(await values(b.grad), (await values(bc.grad)).map((v) => 2 * v));
+    x.matmul(w)
+      .add(b)
+      .mul(x.sum(1, { keepdim: true }))
+      .sum()
+      .backward();
+    expectClose(
+      await values(b.grad),
+      (await values(bc.grad)).map((v) => 2 * v),
+    );
     expect(gpuErrors).toEqual([]);
   });
 
@@ -50,7 +65,13 @@ describe('autograd on webgpu', () => {
     const [d1] = grad(x.mul(x).mul(x).sum(), x, { createGraph: true });
     const [d2] = grad(d1!.sum(), x);
     const xs = await values(x);
-    expectClose(await values(d1), xs.map((v) => 3 * v * v));
-    expectClose(await values(d2), xs.map((v) => 6 * v));
+    expectClose(
+      await values(d1),
+      xs.map((v) => 3 * v * v),
+    );
+    expectClose(
+      await values(d2),
+      xs.map((v) => 6 * v),
+    );
   });
 });
