@@ -351,6 +351,20 @@ def(
       : 'SumBackward1',
 );
 
+def(
+  'mean',
+  'none',
+  (c) => {
+    if (!c.needs[0]) return [undefined];
+    const dims = dimsOf(c.attrs);
+    const shape = c.inputShapes[0]!;
+    let n = 1;
+    for (const d of dims) n *= shape[d]!;
+    return [unreduce(c.grads[0]!, dims, c.attrs.keepdim === true, shape).div(n)];
+  },
+  allDimsName('Mean'),
+);
+
 /** Gradient of a product over `dims`, exact with zeros: exclusive products from both sides. */
 function prodGrad(x: Tensor, g: Tensor, dims: readonly number[], keepdim: boolean): Tensor {
   const shape = x.shape as number[];

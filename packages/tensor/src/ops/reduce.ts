@@ -132,10 +132,13 @@ export function mean(x: Tensor, dim?: Dims, options: { keepdim?: boolean; dtype?
   const input = inputFor(x, options.dtype, 'mean');
   requireFloat('mean', input);
   const dims = reduceDims('mean', input, dim);
-  return div(
-    sum(input, dims.length === 0 ? undefined : dims, { keepdim: options.keepdim ?? false }),
-    countOf(input, dims),
+  const keepdim = options.keepdim ?? false;
+  // Recorded as one node (MeanBackward), computed as sum / count.
+  const out = unrecorded(() =>
+    div(sum(input, dims.length === 0 ? undefined : dims, { keepdim }), countOf(input, dims)),
   );
+  record('mean', [input], [out], { dims, keepdim });
+  return out;
 }
 
 function correctionOf(options: { correction?: number; unbiased?: boolean }): number {

@@ -187,7 +187,9 @@ def('cumsum', 'primitive', ['scan'], 'same; bool and int32 give int32', {
   kernel: 'inputs [x] strided; attrs.dim; output contiguous, same shape',
 });
 def('cumprod', 'primitive', ['scan'], 'same; bool and int32 give int32', { kernel: 'as cumsum' });
-def('mean', 'composite', ['reduction'], 'floating only', {});
+def('mean', 'structural', ['reduction'], 'floating only', {
+  kernel: 'executed as sum / count; recorded as one node',
+});
 def('var', 'composite', ['reduction'], 'floating only', {});
 def('std', 'structural', ['reduction'], 'floating only', {
   kernel: 'executed as sqrt(var); recorded as one node (gradient 0 where std is 0, as in PyTorch)',
