@@ -55,8 +55,32 @@ function accumulatorOf(t: Tensor): Node {
   return acc;
 }
 
+/**
+ * In-place ops replace a base's history; views taken before keep pointing at the old one. Each base
+ * counts its replacements and each view remembers the count its history was made for, so a stale
+ * view is re-derived from the base's current history on its next use (as PyTorch does).
+ */
+const generation = new WeakMap<Tensor, number>();
+const viewGeneration = new WeakMap<Tensor, number>();
+
+function bumpGeneration(base: Tensor): void {
+  generation.set(base, (generation.get(base) ?? 0) + 1);
+}
+
+/** Re-derives a stale view's history from its base's current one (a no-op for everything else). */
+function refreshView(t: Tensor): void {
+  const base = t.base;
+  if (base === undefined || base === t) return;
+  const g = generation.get(base);
+  if (g === undefined || viewGeneration.get(t) === g) return;
+  if (base.requiresGrad) attachView(t, base);
+  else adopt(t, undefined, 0); // the base now holds values without history
+  viewGeneration.set(t, g);
+}
+
 /** The node and output index that receive `t`'s gradient. @internal */
 export function edgeOf(t: Tensor): [Node, number] {
+  refreshView(t);
   const fn = t.gradFn;
   if (fn !== undefined) return [fn as Node, (t._autograd as Meta | undefined)?.index ?? 0];
   return [accumulatorOf(t), 0];
@@ -86,6 +110,7 @@ export function recordOp(rec: OpRecord): void {
     node.inputShapes[i] = t.shape;
     node.inputDtypes[i] = t.dtype;
     node.inputDevices[i] = t.device;
+    refreshView(t);
     if (t.requiresGrad) {
       const [n, k] = edgeOf(t);
       node.next[i] = n;
@@ -110,6 +135,10 @@ export function recordOp(rec: OpRecord): void {
     } else {
       node.outputDtypes.push(undefined);
     }
+  }
+  for (const o of outputs) {
+    const b = o.base;
+    if (b !== undefined && generation.has(b)) viewGeneration.set(o, generation.get(b)!);
   }
   if (save === 'outputs' || save === 'both') {
     node.savedOutputs = outputs.slice();
@@ -690,6 +719,7 @@ export function afterInplace(t: Tensor, result: Tensor, _op: string): void {
   if (base === undefined || base === t) {
     if (!result.requiresGrad) {
       adopt(t, undefined, 0);
+      bumpGeneration(t);
       return;
     }
     const [node, index] = edgeOf(result);
@@ -700,6 +730,7 @@ export function afterInplace(t: Tensor, result: Tensor, _op: string): void {
       node.savedOutputVersions![index] = t.version;
     }
     adopt(t, node, index);
+    bumpGeneration(t);
     return;
   }
   rebaseView(t, base, result);
@@ -744,11 +775,30 @@ function rebaseView(view: Tensor, base: Tensor, result: Tensor): void {
   copySlices.outputDtypes.push(base.dtype as DType);
   copySlices.outputDevices.push(device);
   adopt(base, copySlices, 0);
+  bumpGeneration(base);
+  attachView(view, base, index);
+  viewGeneration.set(view, generation.get(base)!);
+}
+
+/** Makes `view`'s history "its region of `base`'s current history" (AsStridedBackward). */
+function attachView(view: Tensor, base: Tensor, regionIdx?: Tensor): void {
+  if (!isDenseBase(base)) {
+    throw new GradfolioError(
+      'UNSUPPORTED',
+      `a view of a tensor modified in place: autograd needs the base (shape ${shapeStr(base.shape)}) to be contiguous; clone() it first`,
+      { op: 'inplace', shapes: [view.shape, base.shape] },
+    );
+  }
+  const device = base.device;
+  const index =
+    regionIdx ?? tensor(regionIndex(view, base), { dtype: 'int32', device }).reshape(view.shape as number[]);
+  const [node, k] = edgeOf(base);
   const asStrided = new Node('AsStridedBackward0', 'asStrided', { index }, asStridedDerivative, 1);
   asStrided.inputShapes[0] = base.shape;
   asStrided.inputDtypes[0] = base.dtype;
   asStrided.inputDevices[0] = device;
-  asStrided.next[0] = copySlices;
+  asStrided.next[0] = node;
+  asStrided.nextIndex[0] = k;
   asStrided.outputShapes.push(view.shape);
   asStrided.outputDtypes.push(view.dtype);
   asStrided.outputDevices.push(device);

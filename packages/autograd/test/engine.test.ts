@@ -348,6 +348,33 @@ describe('in-place safety', () => {
     close(w.grad, [2 * 2 + 3 * 3]);
   });
 
+  it('views taken before an in-place op on their base follow its new history', () => {
+    const x = tensor([1, 2, 3], { requiresGrad: true });
+    const h = x.mul(1);
+    const v = h.narrow(0, 0, 2);
+    h.mul_(2);
+    close(v, [2, 4]);
+    v.sum().backward();
+    close(x.grad, [2, 2, 0]);
+    // an in-place op through one view, then another view of the same base
+    const x2 = tensor([1, 2, 3], { requiresGrad: true });
+    const h2 = x2.mul(1);
+    const a = h2.narrow(0, 0, 1);
+    const b = h2.narrow(0, 1, 2);
+    a.mul_(5);
+    h2.add_(1);
+    b.mul(a).sum().backward(); // (x1 + 1, x2 + 1) * (5 x0 + 1)
+    close(x2.grad, [5 * (2 + 1 + 3 + 1), 5 + 1, 5 + 1]);
+    // the base overwritten with constants: the old view carries no gradient any more
+    const x3 = tensor([1, 2], { requiresGrad: true });
+    const h3 = x3.mul(1);
+    const v3 = h3.narrow(0, 0, 1);
+    h3.fill_(7);
+    expect(v3.mul(x3).sum().requiresGrad).toBe(true);
+    v3.mul(x3).sum().backward();
+    close(x3.grad, [7, 7]); // not [7 + 2, 7]: v3 is a constant now
+  });
+
   it('copy_ of a tracked source into a view; fill_ masks the region', () => {
     const x = tensor([1, 2, 3], { requiresGrad: true });
     const s = tensor([7], { requiresGrad: true });
