@@ -235,7 +235,9 @@ export abstract class Optimizer<O extends object> {
           { op: this.name },
         );
       }
-      saved.params.forEach((id, k) => byIndex.set(id, group.params[k]!));
+      saved.params.forEach((id, k) => {
+        byIndex.set(id, group.params[k]!);
+      });
     });
     this.state.clear();
     for (const [key, s] of Object.entries(dict.state)) {
