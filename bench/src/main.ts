@@ -8,9 +8,10 @@ import * as tf from '@tensorflow/tfjs';
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { benchAutograd } from './autograd.js';
 import { measure, printRatios, randData, useTf } from './harness.js';
+import { benchOptim } from './optim.js';
 
 const quick = process.argv.includes('--quick');
-/** `--only=core` (dispatch, elementwise, matmul) or `--only=autograd`; default both. */
+/** `--only=core` (dispatch, elementwise, matmul), `--only=autograd` or `--only=optim`; default all. */
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
 
 async function benchMatmul(n: number): Promise<void> {
@@ -120,5 +121,6 @@ if (only === undefined || only === 'core') {
   await benchMatmul(1024);
 }
 if (only === undefined || only === 'autograd') await benchAutograd(quick);
+if (only === undefined || only === 'optim') await benchOptim(quick);
 printRatios('gradfolio-cpu');
 process.exit(0);

@@ -15,6 +15,40 @@
  * @packageDocumentation
  */
 
+export { Adagrad, type AdagradOptions } from './adagrad.js';
+export { Adam, type AdamOptions } from './adam.js';
+export { AdamW, type AdamWOptions } from './adamw.js';
+export { type AsyncClosure, LBFGS, type LBFGSOptions } from './lbfgs.js';
+export {
+  CosineAnnealingLR,
+  type CosineAnnealingLROptions,
+  ExponentialLR,
+  type ExponentialLROptions,
+  type JsonNumber,
+  LambdaLR,
+  type LambdaLROptions,
+  LinearLR,
+  type LinearLROptions,
+  LRScheduler,
+  type LRSchedulerOptions,
+  type LRSchedulerStateDict,
+  type LrLambda,
+  MultiStepLR,
+  type MultiStepLROptions,
+  OneCycleLR,
+  type OneCycleLROptions,
+  type OneCyclePhase,
+  ReduceLROnPlateau,
+  type ReduceLROnPlateauOptions,
+  type ReduceLROnPlateauStateDict,
+  type SchedulableOptimizer,
+  type SchedulableParamGroup,
+  SequentialLR,
+  type SequentialLROptions,
+  StepLR,
+  type StepLROptions,
+} from './lr-scheduler.js';
+export { NAdam, type NAdamOptions } from './nadam.js';
 export {
   type Closure,
   Optimizer,
@@ -25,4 +59,6 @@ export {
   type Params,
   type StateValue,
 } from './optimizer.js';
+export { RAdam, type RAdamOptions } from './radam.js';
+export { RMSprop, type RMSpropOptions } from './rmsprop.js';
 export { SGD, type SGDOptions } from './sgd.js';

@@ -28,6 +28,13 @@ export interface OptimizerStateDict {
 /** A closure that re-evaluates the model and returns the loss (`step(closure)`). */
 export type Closure = () => Tensor;
 
+/** Group options with arrays (`betas`) copied, so a saved dict does not alias live options. */
+function copyOptions(options: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(options)) out[k] = Array.isArray(v) ? [...v] : v;
+  return out;
+}
+
 function cloneValue(v: StateValue): StateValue {
   if (v === null || typeof v === 'number' || typeof v === 'boolean') return v;
   if (Array.isArray(v)) return v.map(cloneValue);
@@ -202,7 +209,7 @@ export abstract class Optimizer<O extends object> {
         ids.push(index++);
       }
       const { params: _p, ...options } = g;
-      paramGroups.push({ ...(options as Record<string, unknown>), params: ids });
+      paramGroups.push({ ...copyOptions(options as Record<string, unknown>), params: ids });
     }
     return { state, paramGroups };
   }
@@ -250,7 +257,7 @@ export abstract class Optimizer<O extends object> {
     dict.paramGroups.forEach((saved, gi) => {
       const group = this.paramGroups[gi]!;
       const { params: _p, ...options } = saved;
-      Object.assign(group, options);
+      Object.assign(group, copyOptions(options));
     });
   }
 
