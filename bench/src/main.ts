@@ -7,11 +7,12 @@ import * as gf from '@gradfolio/tensor';
 import * as tf from '@tensorflow/tfjs';
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { benchAutograd } from './autograd.js';
+import { benchData } from './data.js';
 import { measure, printRatios, randData, useTf } from './harness.js';
 import { benchOptim } from './optim.js';
 
 const quick = process.argv.includes('--quick');
-/** `--only=core` (dispatch, elementwise, matmul), `--only=autograd` or `--only=optim`; default all. */
+/** `--only=core` (dispatch, elementwise, matmul), `--only=autograd`, `--only=optim` or `--only=data`; default all. */
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
 
 async function benchMatmul(n: number): Promise<void> {
@@ -122,5 +123,6 @@ if (only === undefined || only === 'core') {
 }
 if (only === undefined || only === 'autograd') await benchAutograd(quick);
 if (only === undefined || only === 'optim') await benchOptim(quick);
+if (only === undefined || only === 'data') await benchData(quick);
 printRatios('gradfolio-cpu');
 process.exit(0);
