@@ -14,7 +14,7 @@ import {
 } from '../src/csv.js';
 
 const SAMPLE = fileURLToPath(new URL('./data/btcusdt_sample.csv', import.meta.url));
-const SPI = fileURLToPath(new URL('../../../../shared/data/SPISECTOR.csv', import.meta.url));
+const SPI = fileURLToPath(new URL('./data/SPISECTOR.csv', import.meta.url));
 const NAMES = ['timestamp', 'open', 'high', 'low', 'close', 'volume'];
 const SEED_OPTS = {
   sep: '|',
