@@ -2,7 +2,7 @@
  * The optimizer cells of the seeds, with gradfolio's optimizers in place of torch.optim.
  * Seed 004 In [173]-[178]: minimise w' Σ w with `optim.SGD([weights], lr=0.01)` and long-only,
  * sum-to-one constraints applied under no_grad. The reference trajectory is torch 1.13 from the same
- * (rounded, as printed) inputs: `/usr/bin/python3 packages/optim/test/seed004_portfolio.py`.
+ * (rounded, as printed) inputs: `/usr/bin/python3 packages/autograd/test/seed004_portfolio.py` (it uses torch.optim.SGD).
  */
 import { noGrad } from '@gradfolio/autograd';
 import { type Tensor, tensor } from '@gradfolio/tensor';
