@@ -1,0 +1,7 @@
+/**
+ * `@gradfolio/nn`: modules, layers, losses, init and PyTorch weight interop for gradfolio.
+ *
+ * @packageDocumentation
+ */
+
+export {};
