@@ -7,5 +7,7 @@ export default defineConfig({
   sourcemap: true,
   clean: true,
   target: 'es2022',
+  // Module reprs use constructor.name (PyTorch prints class names).
+  keepNames: true,
   external: ['@gradfolio/tensor', '@gradfolio/autograd'],
 });
