@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { GradfolioError, type Tensor, tensor } from '@gradfolio/tensor';
 import { describe, expect, it } from 'vitest';
+import { LSTM } from '../src/rnn.js';
 import {
   loadSafetensors,
   loadSafetensorsMetadata,
@@ -223,6 +224,15 @@ describe('files written by PyTorch (fixtures/gen_safetensors.py)', () => {
     close(output, ref.output.values);
     close(hn, ref.hn.values);
     close(cn, ref.cn.values);
+
+    // The same file loaded into gradfolio's LSTM module (PyTorch's parameter names) gives the same outputs.
+    const lstm = new LSTM(3, 4, { numLayers: 2 });
+    const result = lstm.loadStateDict(sd);
+    expect(result).toEqual({ missingKeys: [], unexpectedKeys: [] });
+    const [out2, [hN2, cN2]] = lstm.call(x, [h0, c0]);
+    close(Array.from(out2.dataSync()), ref.output.values);
+    close(Array.from(hN2.dataSync()), ref.hn.values);
+    close(Array.from(cN2.dataSync()), ref.cn.values);
   });
 });
 
