@@ -5,6 +5,17 @@
  *
  * Tuples become arrays: `const [output, [hN, cN]] = lstm.call(x, [h0, c0])`.
  *
+ * A {@link PackedSequence} input (from `packPaddedSequence`) gives a packed output with the same batch
+ * sizes and indices, as in PyTorch: at step `t` only the first `batchSizes[t]` sequences advance, so
+ * `hN` / `cN` hold each sequence's state after its own last step (in the caller's batch order); initial
+ * states are given in the caller's order too.
+ *
+ * ```ts
+ * const packed = packPaddedSequence(x, [3, 7, 5, 2], { batchFirst: true, enforceSorted: false });
+ * const [packedOut, [hN]] = lstm.call(packed);
+ * const [out, lengths] = padPackedSequence(packedOut, { batchFirst: true });
+ * ```
+ *
  * @example
  * ```ts
  * const lstm = new LSTM(8, 64, { numLayers: 2, batchFirst: true });
@@ -31,6 +42,7 @@ import { pyBool, pyFloat } from './activation.js';
 import { uniform_ } from './init.js';
 import { factoryOptions, type LayerFactoryOptions } from './linear.js';
 import { Module, type Parameter } from './module.js';
+import { applyPermutation, PackedSequence } from './packing.js';
 
 /** The recurrence of a {@link RNN} layer (PyTorch's `nonlinearity`). */
 export type RNNNonlinearity = 'tanh' | 'relu';
@@ -160,7 +172,10 @@ function project(x: Tensor, wih: Tensor, bih: Tensor | undefined): Tensor {
  * gru.flatWeightsNames; // ['weight_ih_l0', 'weight_hh_l0', 'bias_ih_l0', 'bias_hh_l0']
  * ```
  */
-export abstract class RNNBase<H> extends Module<[input: Tensor, hx?: H | undefined], [Tensor, H]> {
+export abstract class RNNBase<H> extends Module<
+  [input: Tensor | PackedSequence, hx?: H | undefined],
+  [Tensor | PackedSequence, H]
+> {
   /** The recurrence kind. */
   readonly mode: RNNMode;
   /** Number of expected features of the input. */
@@ -407,6 +422,166 @@ export abstract class RNNBase<H> extends Module<[input: Tensor, hx?: H | undefin
     return [layerInput, stack(hs, 0), isLSTM ? stack(cs, 0) : undefined];
   }
 
+  /**
+   * Runs every layer over a packed batch: `data` `[N, I]` with the time-step sizes `sizes`
+   * (non-increasing, `sizes[0] = B`) and initial states `[D*L, B, H]` in packed (sorted) order. At step
+   * `t` only the first `sizes[t]` rows advance; a finished row keeps its last state. The reverse
+   * direction walks the steps from the end, the batch growing with rows taken from the initial state.
+   * Returns the last layer's packed output `[N, D*H]` and the final states (sorted order). @internal
+   */
+  _runPacked(
+    data: Tensor,
+    sizes: readonly number[],
+    h0: Tensor,
+    c0: Tensor | undefined,
+  ): [Tensor, Tensor, Tensor | undefined] {
+    const D = this.numDirections;
+    const T = sizes.length;
+    const isLSTM = this.mode === 'LSTM';
+    const offsets: number[] = [];
+    let total = 0;
+    for (const bs of sizes) {
+      offsets.push(total);
+      total += bs;
+    }
+    const hs: Tensor[] = [];
+    const cs: Tensor[] = [];
+    let layerInput = data;
+    for (let layer = 0; layer < this.numLayers; layer++) {
+      const dirOutputs: Tensor[] = [];
+      for (let dir = 0; dir < D; dir++) {
+        const idx = layer * D + dir;
+        const names = this.#names[idx] as string[];
+        const p = (name: string): Tensor | undefined => {
+          const n = names.find((s) => s.startsWith(`${name}_l`));
+          return n === undefined ? undefined : this.getParameter(n);
+        };
+        const wih = p('weight_ih') as Tensor;
+        const whhT = (p('weight_hh') as Tensor).T;
+        const bih = p('bias_ih');
+        const bhh = p('bias_hh');
+        const whr = p('weight_hr');
+        const whrT = whr === undefined ? undefined : whr.T;
+        const flat = layerInput.matmul(wih.T);
+        const xp = bih === undefined ? flat : flat.add(bih);
+        const hInit = h0.select(0, idx);
+        const cInit = c0?.select(0, idx);
+        const outs: Tensor[] = new Array<Tensor>(T);
+        if (dir === 0) {
+          let h = hInit;
+          let c = cInit;
+          // Rows that finished early, in time order (later chunks hold lower rows).
+          const doneH: Tensor[] = [];
+          const doneC: Tensor[] = [];
+          let cur = h.shape[0] as number;
+          for (let t = 0; t < T; t++) {
+            const bs = sizes[t] as number;
+            if (bs < cur) {
+              doneH.push(h.narrow(0, bs, cur - bs));
+              h = h.narrow(0, 0, bs);
+              if (c !== undefined) {
+                doneC.push(c.narrow(0, bs, cur - bs));
+                c = c.narrow(0, 0, bs);
+              }
+              cur = bs;
+            }
+            const [h1, c1] = step(this.mode, xp.narrow(0, offsets[t] as number, bs), h, c, whhT, bhh, whrT);
+            h = h1;
+            c = c1;
+            outs[t] = h1;
+          }
+          doneH.reverse();
+          doneC.reverse();
+          hs.push(doneH.length === 0 ? h : cat([h, ...doneH], 0));
+          if (isLSTM) cs.push(doneC.length === 0 ? (c as Tensor) : cat([c as Tensor, ...doneC], 0));
+        } else {
+          let cur = T === 0 ? 0 : (sizes[T - 1] as number);
+          let h = hInit.narrow(0, 0, cur);
+          let c = cInit?.narrow(0, 0, cur);
+          for (let t = T - 1; t >= 0; t--) {
+            const bs = sizes[t] as number;
+            if (bs > cur) {
+              h = cat([h, hInit.narrow(0, cur, bs - cur)], 0);
+              if (c !== undefined && cInit !== undefined) c = cat([c, cInit.narrow(0, cur, bs - cur)], 0);
+              cur = bs;
+            }
+            const [h1, c1] = step(this.mode, xp.narrow(0, offsets[t] as number, bs), h, c, whhT, bhh, whrT);
+            h = h1;
+            c = c1;
+            outs[t] = h1;
+          }
+          hs.push(h);
+          if (isLSTM) cs.push(c as Tensor);
+        }
+        dirOutputs.push(cat(outs, 0));
+      }
+      layerInput = D === 1 ? (dirOutputs[0] as Tensor) : cat(dirOutputs, -1);
+      if (this.dropout > 0 && this.training && layer < this.numLayers - 1) {
+        layerInput = this._dropout(layerInput);
+      }
+    }
+    return [layerInput, stack(hs, 0), isLSTM ? stack(cs, 0) : undefined];
+  }
+
+  /**
+   * Forward over a {@link PackedSequence} (PyTorch's packed path): the initial states are put in the
+   * packed order with `sortedIndices`, the final states back with `unsortedIndices`, and the output is
+   * a packed sequence with the same batch sizes and indices. @internal
+   */
+  _forwardPacked(
+    input: PackedSequence,
+    h0: Tensor | undefined,
+    c0: Tensor | undefined,
+  ): [PackedSequence, Tensor, Tensor | undefined] {
+    const op = modeOp(this.mode);
+    const data = input.data;
+    if (data.ndim !== 2) {
+      throw new GradfolioError(
+        'SHAPE_MISMATCH',
+        `${op}: input.data must be 2-D for a PackedSequence, got ${data.ndim}-D tensor`,
+        { op, shapes: [data.shape] },
+      );
+    }
+    this._checkInput(data);
+    const isLSTM = this.mode === 'LSTM';
+    const B = input.batchSize;
+    const hShape = this._hiddenShape(B);
+    const cShape = this._hiddenShape(B, true);
+    const f = { dtype: data.dtype, device: data.device };
+    if (isLSTM && h0 !== undefined && c0 !== undefined && (h0.ndim !== 3 || c0.ndim !== 3)) {
+      throw new GradfolioError(
+        'SHAPE_MISMATCH',
+        `For batched 3-D input, hx and cx should also be 3-D but got (${h0.ndim}-D, ${c0.ndim}-D) tensors`,
+        { op: 'LSTM', shapes: [h0.shape, c0.shape] },
+      );
+    }
+    if (h0 !== undefined) this._checkHidden(h0, hShape, true, isLSTM ? 'hidden[0]' : 'hx');
+    if (c0 !== undefined) this._checkHidden(c0, cShape, true, 'hidden[1]');
+    const h = h0 === undefined ? zeros(hShape, f) : applyPermutation(h0, input.sortedIndices);
+    const c = isLSTM
+      ? c0 === undefined
+        ? zeros(cShape, f)
+        : applyPermutation(c0, input.sortedIndices)
+      : undefined;
+    const [out, hN, cN] = this._runPacked(data, input.batchSizesList, h, c);
+    return [
+      input.withData(out),
+      applyPermutation(hN, input.unsortedIndices),
+      cN === undefined ? undefined : applyPermutation(cN, input.unsortedIndices),
+    ];
+  }
+
+  /** Dispatches a tensor or packed input. @internal */
+  _forwardAny(
+    input: Tensor | PackedSequence,
+    h0: Tensor | undefined,
+    c0: Tensor | undefined,
+  ): [Tensor | PackedSequence, Tensor, Tensor | undefined] {
+    return input instanceof PackedSequence
+      ? this._forwardPacked(input, h0, c0)
+      : this._forwardImpl(input, h0, c0);
+  }
+
   /** Inter-layer dropout (training mode). @internal */
   _dropout(x: Tensor): Tensor {
     const keep = 1 - this.dropout;
@@ -505,9 +680,19 @@ export class RNN extends RNNBase<Tensor> {
     this.nonlinearity = nl;
   }
 
-  forward(input: Tensor, hx?: Tensor): [Tensor, Tensor] {
-    const [out, hN] = this._forwardImpl(input, hx, undefined);
+  forward(input: Tensor, hx?: Tensor): [Tensor, Tensor];
+  forward(input: PackedSequence, hx?: Tensor): [PackedSequence, Tensor];
+  forward(input: Tensor | PackedSequence, hx?: Tensor): [Tensor | PackedSequence, Tensor];
+  forward(input: Tensor | PackedSequence, hx?: Tensor): [Tensor | PackedSequence, Tensor] {
+    const [out, hN] = this._forwardAny(input, hx, undefined);
     return [out, hN];
+  }
+
+  override call(input: Tensor, hx?: Tensor): [Tensor, Tensor];
+  override call(input: PackedSequence, hx?: Tensor): [PackedSequence, Tensor];
+  override call(input: Tensor | PackedSequence, hx?: Tensor): [Tensor | PackedSequence, Tensor];
+  override call(input: Tensor | PackedSequence, hx?: Tensor): [Tensor | PackedSequence, Tensor] {
+    return hx === undefined ? super.call(input) : super.call(input, hx);
   }
 }
 
@@ -528,9 +713,28 @@ export class LSTM extends RNNBase<[Tensor, Tensor]> {
     super('LSTM', inputSize, hiddenSize, options);
   }
 
-  forward(input: Tensor, hx?: [Tensor, Tensor]): [Tensor, [Tensor, Tensor]] {
-    const [out, hN, cN] = this._forwardImpl(input, hx?.[0], hx?.[1]);
+  forward(input: Tensor, hx?: [Tensor, Tensor]): [Tensor, [Tensor, Tensor]];
+  forward(input: PackedSequence, hx?: [Tensor, Tensor]): [PackedSequence, [Tensor, Tensor]];
+  forward(input: Tensor | PackedSequence, hx?: [Tensor, Tensor]): [Tensor | PackedSequence, [Tensor, Tensor]];
+  forward(
+    input: Tensor | PackedSequence,
+    hx?: [Tensor, Tensor],
+  ): [Tensor | PackedSequence, [Tensor, Tensor]] {
+    const [out, hN, cN] = this._forwardAny(input, hx?.[0], hx?.[1]);
     return [out, [hN, cN as Tensor]];
+  }
+
+  override call(input: Tensor, hx?: [Tensor, Tensor]): [Tensor, [Tensor, Tensor]];
+  override call(input: PackedSequence, hx?: [Tensor, Tensor]): [PackedSequence, [Tensor, Tensor]];
+  override call(
+    input: Tensor | PackedSequence,
+    hx?: [Tensor, Tensor],
+  ): [Tensor | PackedSequence, [Tensor, Tensor]];
+  override call(
+    input: Tensor | PackedSequence,
+    hx?: [Tensor, Tensor],
+  ): [Tensor | PackedSequence, [Tensor, Tensor]] {
+    return hx === undefined ? super.call(input) : super.call(input, hx);
   }
 }
 
@@ -551,9 +755,19 @@ export class GRU extends RNNBase<Tensor> {
     super('GRU', inputSize, hiddenSize, options);
   }
 
-  forward(input: Tensor, hx?: Tensor): [Tensor, Tensor] {
-    const [out, hN] = this._forwardImpl(input, hx, undefined);
+  forward(input: Tensor, hx?: Tensor): [Tensor, Tensor];
+  forward(input: PackedSequence, hx?: Tensor): [PackedSequence, Tensor];
+  forward(input: Tensor | PackedSequence, hx?: Tensor): [Tensor | PackedSequence, Tensor];
+  forward(input: Tensor | PackedSequence, hx?: Tensor): [Tensor | PackedSequence, Tensor] {
+    const [out, hN] = this._forwardAny(input, hx, undefined);
     return [out, hN];
+  }
+
+  override call(input: Tensor, hx?: Tensor): [Tensor, Tensor];
+  override call(input: PackedSequence, hx?: Tensor): [PackedSequence, Tensor];
+  override call(input: Tensor | PackedSequence, hx?: Tensor): [Tensor | PackedSequence, Tensor];
+  override call(input: Tensor | PackedSequence, hx?: Tensor): [Tensor | PackedSequence, Tensor] {
+    return hx === undefined ? super.call(input) : super.call(input, hx);
   }
 }
 
