@@ -25,7 +25,7 @@ import {
   retainGrad,
   backward as runBackward,
 } from './engine.js';
-import { isGradEnabled } from './mode.js';
+import { isGradEnabled, noGrad } from './mode.js';
 
 export { derivatives, registerDerivative } from './derivatives.js';
 export {
@@ -63,9 +63,10 @@ export function zeroGrad(params: Iterable<Tensor>, options: { setToNone?: boolea
     if (p.grad === undefined) continue;
     if (options.setToNone ?? true) p.grad = undefined;
     else {
+      // A gradient built with createGraph carries a graph: cut it, then zero in place.
       if (p.grad.gradFn !== undefined) p.grad = p.grad.detach();
-      else p.grad.requiresGrad_(false);
-      p.grad.zero_();
+      const g = p.grad;
+      noGrad(() => g.zero_());
     }
   }
 }

@@ -20,7 +20,7 @@
  * @module
  */
 
-import { noGrad } from '@gradfolio/autograd';
+import { noGrad, zeroGrad } from '@gradfolio/autograd';
 import { DTYPES, type DType, GradfolioError, isFloating, Tensor } from '@gradfolio/tensor';
 
 // ---------------------------------------------------------------------------------------------- Parameter
@@ -589,16 +589,7 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
    * ```
    */
   zeroGrad(options: { setToNone?: boolean } = {}): void {
-    const setToNone = options.setToNone ?? true;
-    for (const p of this.parameters()) {
-      if (p.grad === undefined) continue;
-      if (setToNone) p.grad = undefined;
-      else {
-        if (p.grad.gradFn !== undefined) p.grad = p.grad.detach();
-        else p.grad.requiresGrad_(false);
-        p.grad.zero_();
-      }
-    }
+    zeroGrad(this.parameters(), options);
   }
 
   /**

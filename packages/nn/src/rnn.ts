@@ -154,9 +154,9 @@ function step(
 
 /** Input projection of a whole sequence `[T, B, I]` with one matmul: `[T, B, G*H]`. */
 function project(x: Tensor, wih: Tensor, bih: Tensor | undefined): Tensor {
-  const [T, B, I] = x.shape as [number, number, number];
-  const flat = x.reshape(T * B, I).matmul(wih.T);
-  return (bih === undefined ? flat : flat.add(bih)).reshape(T, B, wih.shape[0] as number);
+  const lead = x.shape.slice(0, -1) as number[];
+  const flat = x.reshape(-1, x.shape[x.ndim - 1] as number).matmul(wih.T);
+  return (bih === undefined ? flat : flat.add(bih)).reshape(...lead, wih.shape[0] as number);
 }
 
 // ---------------------------------------------------------------------------------------------- RNNBase
@@ -373,6 +373,29 @@ export abstract class RNNBase<H> extends Module<
     }
   }
 
+  /** The parameters of layer/direction `idx`, looked up by name (so they stay right after `to()`). */
+  #weights(idx: number): {
+    wih: Tensor;
+    whhT: Tensor;
+    bih: Tensor | undefined;
+    bhh: Tensor | undefined;
+    whrT: Tensor | undefined;
+  } {
+    const names = this.#names[idx] as string[];
+    const p = (name: string): Tensor | undefined => {
+      const n = names.find((s) => s.startsWith(`${name}_l`));
+      return n === undefined ? undefined : this.getParameter(n);
+    };
+    const whr = p('weight_hr');
+    return {
+      wih: p('weight_ih') as Tensor,
+      whhT: (p('weight_hh') as Tensor).T,
+      bih: p('bias_ih'),
+      bhh: p('bias_hh'),
+      whrT: whr === undefined ? undefined : whr.T,
+    };
+  }
+
   /**
    * Runs every layer over a time-major `[T, B, I]` input with time-major initial states
    * `[D*L, B, H]`. Returns the last layer's output `[T, B, D*H]` and the final states. @internal
@@ -388,17 +411,7 @@ export abstract class RNNBase<H> extends Module<
       const dirOutputs: Tensor[] = [];
       for (let dir = 0; dir < D; dir++) {
         const idx = layer * D + dir;
-        const names = this.#names[idx] as string[];
-        const p = (name: string): Tensor | undefined => {
-          const n = names.find((s) => s.startsWith(`${name}_l`));
-          return n === undefined ? undefined : this.getParameter(n);
-        };
-        const wih = p('weight_ih') as Tensor;
-        const whhT = (p('weight_hh') as Tensor).T;
-        const bih = p('bias_ih');
-        const bhh = p('bias_hh');
-        const whr = p('weight_hr');
-        const whrT = whr === undefined ? undefined : whr.T;
+        const { wih, whhT, bih, bhh, whrT } = this.#weights(idx);
         const xp = project(layerInput, wih, bih);
         let h = h0.select(0, idx);
         let c = c0?.select(0, idx);
@@ -451,19 +464,8 @@ export abstract class RNNBase<H> extends Module<
       const dirOutputs: Tensor[] = [];
       for (let dir = 0; dir < D; dir++) {
         const idx = layer * D + dir;
-        const names = this.#names[idx] as string[];
-        const p = (name: string): Tensor | undefined => {
-          const n = names.find((s) => s.startsWith(`${name}_l`));
-          return n === undefined ? undefined : this.getParameter(n);
-        };
-        const wih = p('weight_ih') as Tensor;
-        const whhT = (p('weight_hh') as Tensor).T;
-        const bih = p('bias_ih');
-        const bhh = p('bias_hh');
-        const whr = p('weight_hr');
-        const whrT = whr === undefined ? undefined : whr.T;
-        const flat = layerInput.matmul(wih.T);
-        const xp = bih === undefined ? flat : flat.add(bih);
+        const { wih, whhT, bih, bhh, whrT } = this.#weights(idx);
+        const xp = project(layerInput, wih, bih);
         const hInit = h0.select(0, idx);
         const cInit = c0?.select(0, idx);
         const outs: Tensor[] = new Array<Tensor>(T);

@@ -1,4 +1,4 @@
-import { enableGrad, noGrad } from '@gradfolio/autograd';
+import { enableGrad, noGrad, zeroGrad } from '@gradfolio/autograd';
 import { GradfolioError, isFloating, type Tensor } from '@gradfolio/tensor';
 
 /** A parameter group as passed in: its parameters and any options that override the defaults. */
@@ -139,17 +139,10 @@ export abstract class Optimizer<O extends object> {
    * ```
    */
   zeroGrad(options: { setToNone?: boolean } = {}): void {
-    const setToNone = options.setToNone ?? true;
-    for (const g of this.paramGroups) {
-      for (const p of g.params) {
-        if (p.grad === undefined) continue;
-        if (setToNone) p.grad = undefined;
-        else {
-          if (p.grad.gradFn !== undefined) p.grad = p.grad.detach();
-          noGrad(() => p.grad!.zero_());
-        }
-      }
-    }
+    zeroGrad(
+      this.paramGroups.flatMap((g) => g.params),
+      options,
+    );
   }
 
   /**

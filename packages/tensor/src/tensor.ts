@@ -855,7 +855,7 @@ export class Tensor {
   }
   /** In-place `maskedFill`. @example `x.maskedFill_(x.isnan(), 0)` */
   maskedFill_(mask: Tensor, value: TensorLike): this {
-    return P.inplace(this, 'maskedFill_', (t) => S.maskedFill(t, mask, value));
+    return P.inplace(this, 'maskedFill_', (t) => S.maskedFill(t, mask, value), [value]);
   }
   /** Fills every element with `value`. @example `b.fill_(0.5)` */
   fill_(value: number | boolean | Tensor): this {

@@ -483,14 +483,23 @@ function checkInplaceResult(t: Tensor, r: Tensor, op: string): void {
 /**
  * Runs `fn(t)` and writes the result back into `t` (bumping its version), with autograd's in-place
  * checks. Elementwise ops on a contiguous target that needs no graph write straight into it.
+ * `operands` are the op's other inputs (only their `requiresGrad` is looked at).
  * @internal
  */
-export function inplace<T extends Tensor>(t: T, op: string, fn: (t: Tensor) => Tensor): T {
+export function inplace<T extends Tensor>(
+  t: T,
+  op: string,
+  fn: (t: Tensor) => Tensor,
+  operands: readonly unknown[] = [],
+): T {
   const h = getAutogradHook();
   h?.beforeInplace(t, op);
   // A recorded op may save its input for backward, and `t` is about to be overwritten: it then reads
-  // a copy of the original (PyTorch's original_self).
-  const r = fn(h?.isGradEnabled() ? clone(t) : t);
+  // a copy of the original (PyTorch's original_self). Only ops that will be recorded need the copy.
+  const recorded =
+    h?.isGradEnabled() === true &&
+    (t.requiresGrad || operands.some((o) => o instanceof Tensor && o.requiresGrad));
+  const r = fn(recorded ? clone(t) : t);
   checkInplaceResult(t, r, op);
   copyInto(t, r);
   t.storage.version++;
@@ -541,7 +550,7 @@ export function inplaceBinary<T extends Tensor>(
     t.storage.version++;
     return t;
   }
-  return inplace(t, `${op}_`, (x) => binary(op, x, other, attrs));
+  return inplace(t, `${op}_`, (x) => binary(op, x, other, attrs), [other]);
 }
 
 /** In-place unary op with the direct-write fast path. @internal */

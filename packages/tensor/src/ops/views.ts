@@ -500,10 +500,15 @@ export function indexPut_<T extends Tensor>(x: T, specs: readonly IndexSpec[], v
   // Advanced: index a tensor of linear positions the same way, then scatter into the flat tensor.
   const positions = arangeLike(x, null, 'int32').reshape([...x.shape]);
   const lin = index(positions, specs);
-  return inplace(x, 'indexPut_', (t) => {
-    const flat = reshape(t, [-1]);
-    const val = value instanceof Tensor ? value.broadcastTo(lin.shape) : value;
-    const src = val instanceof Tensor ? reshape(val.contiguous(), [-1]) : val;
-    return reshape(scatter(flat, 0, reshape(lin.contiguous(), [-1]), src), [...x.shape]);
-  });
+  return inplace(
+    x,
+    'indexPut_',
+    (t) => {
+      const flat = reshape(t, [-1]);
+      const val = value instanceof Tensor ? value.broadcastTo(lin.shape) : value;
+      const src = val instanceof Tensor ? reshape(val.contiguous(), [-1]) : val;
+      return reshape(scatter(flat, 0, reshape(lin.contiguous(), [-1]), src), [...x.shape]);
+    },
+    [value],
+  );
 }
