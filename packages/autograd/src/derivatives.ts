@@ -28,6 +28,7 @@ import {
 } from '@gradfolio/tensor';
 import { isGradEnabled } from './mode.js';
 import type { Derivative, DerivativeContext } from './node.js';
+import { lstmLayerDerivative } from './rnn-derivatives.js';
 
 const table = new Map<string, Derivative>();
 
@@ -695,6 +696,10 @@ unary('diagonal', 'none', (g, c) =>
     c.attrs.dim2 as number,
   ),
 );
+
+// ------------------------------------------------------------------------------------------- fused
+
+table.set('lstmLayer', lstmLayerDerivative);
 
 /**
  * The derivative table by op name (read-only). Differentiable ops of the op table that are recorded as

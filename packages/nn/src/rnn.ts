@@ -33,6 +33,7 @@ import {
   empty,
   type Generator,
   GradfolioError,
+  lstmLayer,
   rand,
   stack,
   type Tensor,
@@ -376,6 +377,7 @@ export abstract class RNNBase<H> extends Module<
   /** The parameters of layer/direction `idx`, looked up by name (so they stay right after `to()`). */
   #weights(idx: number): {
     wih: Tensor;
+    whh: Tensor;
     whhT: Tensor;
     bih: Tensor | undefined;
     bhh: Tensor | undefined;
@@ -387,9 +389,11 @@ export abstract class RNNBase<H> extends Module<
       return n === undefined ? undefined : this.getParameter(n);
     };
     const whr = p('weight_hr');
+    const whh = p('weight_hh') as Tensor;
     return {
       wih: p('weight_ih') as Tensor,
-      whhT: (p('weight_hh') as Tensor).T,
+      whh,
+      whhT: whh.T,
       bih: p('bias_ih'),
       bhh: p('bias_hh'),
       whrT: whr === undefined ? undefined : whr.T,
@@ -411,10 +415,18 @@ export abstract class RNNBase<H> extends Module<
       const dirOutputs: Tensor[] = [];
       for (let dir = 0; dir < D; dir++) {
         const idx = layer * D + dir;
-        const { wih, whhT, bih, bhh, whrT } = this.#weights(idx);
+        const { wih, whh, whhT, bih, bhh, whrT } = this.#weights(idx);
         const xp = project(layerInput, wih, bih);
         let h = h0.select(0, idx);
         let c = c0?.select(0, idx);
+        if (isLSTM && whrT === undefined) {
+          // One fused op per layer and direction (the backend's kernel, or the same ops as below).
+          const [out, hN, cN] = lstmLayer(xp, h, c as Tensor, whh, bhh, { reverse: dir === 1 });
+          hs.push(hN);
+          cs.push(cN);
+          dirOutputs.push(out);
+          continue;
+        }
         const outs: Tensor[] = new Array<Tensor>(T);
         for (let k = 0; k < T; k++) {
           const t = dir === 0 ? k : T - 1 - k;
@@ -972,10 +984,10 @@ export class LSTMCell extends RNNCellBase<[Tensor, Tensor], [Tensor, Tensor]> {
     const x = batched ? input : input.unsqueeze(0);
     const h = hx === undefined ? this._zeros(x) : batched ? hx[0] : hx[0].unsqueeze(0);
     const c = hx === undefined ? this._zeros(x) : batched ? hx[1] : hx[1].unsqueeze(0);
-    const [gi, gh] = this._gates(x, h);
-    const [i, f, g, o] = gi.add(gh).chunk(4, -1) as [Tensor, Tensor, Tensor, Tensor];
-    const c1 = f.sigmoid().mul(c).add(i.sigmoid().mul(g.tanh()));
-    const h1 = o.sigmoid().mul(c1.tanh());
+    // One step of the fused layer: x @ W_ih^T + b_ih, then the recurrence as one op.
+    const xp =
+      this.biasIh === undefined ? x.matmul(this.weightIh.T) : x.matmul(this.weightIh.T).add(this.biasIh);
+    const [, h1, c1] = lstmLayer(xp.unsqueeze(0), h, c, this.weightHh, this.biasHh);
     return batched ? [h1, c1] : [h1.squeeze(0), c1.squeeze(0)];
   }
 }

@@ -138,6 +138,12 @@ export {
   variance,
 } from './ops/reduce.js';
 export {
+  type LSTMLayerOptions,
+  lstmLayer,
+  lstmLayerBackward,
+  lstmLayerComposite,
+} from './ops/rnn.js';
+export {
   cat,
   chunk,
   clone,

@@ -4,6 +4,7 @@ import { contiguousStrides } from '../shape.js';
 import { copyKernel, fillKernel, registerElementwise } from './elementwise.js';
 import { registerIndexKernels } from './kernels-index.js';
 import { registerLinalgKernels } from './kernels-linalg.js';
+import { lstmLayerBackwardKernel, lstmLayerKernel } from './lstm.js';
 import { matmulKernel } from './matmul.js';
 import { registerReductions } from './reduce.js';
 
@@ -47,6 +48,8 @@ export function createCPUBackend(): Backend {
   registerReductions(kernels);
   registerIndexKernels(kernels);
   registerLinalgKernels(kernels);
+  kernels.set('lstmLayer', lstmLayerKernel);
+  kernels.set('lstmLayerBackward', lstmLayerBackwardKernel);
   return {
     name: 'cpu',
     kernels,

@@ -10,10 +10,12 @@
  * - `view`: metadata only, shares storage; recorded for autograd.
  * - `composite`: written with other ops; autograd differentiates through its parts.
  * - `creation`: makes new tensors from host data or `fill`.
+ * - `fused`: an optional fast path (a whole LSTM layer): a backend may register a kernel; without one
+ *   the op runs its composite definition, which is also the reference in tests.
  */
 
 /** How an op is executed. */
-export type OpKind = 'primitive' | 'structural' | 'view' | 'composite' | 'creation';
+export type OpKind = 'primitive' | 'structural' | 'view' | 'composite' | 'creation' | 'fused';
 
 /** Families used by backends and tests to group ops. */
 export type OpTag =
@@ -257,6 +259,17 @@ def('diag', 'structural', ['shape'], 'same', {
 def('maskedFill', 'composite', ['index'], 'same', {});
 def('index', 'composite', ['index'], 'same', {});
 def('nonzero', 'composite', ['index', 'cpu-only'], 'int32', { differentiable: false });
+
+// ---- fused (optional kernels; the composite definition is the fallback and the reference) ----
+def('lstmLayer', 'fused', ['linalg'], 'same (float32 or float64)', {
+  kernel:
+    'inputs [xp [T,B,4H], h0 [B,H], c0 [B,H], whh [4H,H], bhh [4H] when attrs.hasBias] contiguous; outputs [out [T,B,H], cN [B,H], gates [T,B,4H] (activated i,f,g,o), cells [T,B,H]]; attrs.reverse walks t = T-1..0',
+});
+def('lstmLayerBackward', 'fused', ['linalg'], 'same', {
+  differentiable: false,
+  kernel:
+    'inputs [gOut [T,B,H], gcN [B,H], h0, c0, whh, gates, cells, out] contiguous; outputs [dXp [T,B,4H], dh0, dc0, dWhh [4H,H], dbhh [4H] when attrs.hasBias]',
+});
 
 // ---- views ----
 def('reshape', 'view', ['shape'], 'same', {

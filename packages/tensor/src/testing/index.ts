@@ -92,7 +92,8 @@ export async function runCase(
 
 /**
  * Why `device` cannot run case `c` at all, or `undefined`: a dtype its backend does not support
- * (`unsupportedDType`, e.g. float64 on WebGPU), a `cpu-only` primitive it has no kernel for, or a
+ * (`unsupportedDType`, e.g. float64 on WebGPU), a `cpu-only` primitive it has no kernel for, a fused
+ * backward kernel it lacks, or a
  * `syncRead` case (data-dependent shapes) on a backend without synchronous reads. Never skips on the
  * CPU, which must run everything. `runConformance` applies it after the `skip` option.
  *
@@ -111,6 +112,9 @@ export function deviceSkipReason(c: FixtureCase, device: string): string | undef
   const def = opTable.get(c.op);
   if (def?.kind === 'primitive' && def.tags.includes('cpu-only') && !backend.kernels.has(c.op)) {
     return `'${c.op}' is a cpu-only op and '${device}' has no kernel for it`;
+  }
+  if (def?.kind === 'fused' && c.op.endsWith('Backward') && !backend.kernels.has(c.op)) {
+    return `'${c.op}' is a fused backward kernel '${device}' does not have (autograd uses the composite formulas there)`;
   }
   if (c.syncRead === true && backend.readSync === undefined) {
     return `the result shape depends on the data, read synchronously, which '${device}' cannot do`;

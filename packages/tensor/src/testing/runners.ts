@@ -39,6 +39,7 @@ import {
   tanhBackward,
   where,
 } from '../ops/pointwise.js';
+import { lstmLayer, lstmLayerBackward } from '../ops/rnn.js';
 import { cat, diag, type PadMode, pad, stack } from '../ops/shape.js';
 import type { IndexSpec } from '../ops/views.js';
 import type { Tensor, TensorLike } from '../tensor.js';
@@ -229,6 +230,13 @@ export const runners: Readonly<Record<string, Runner>> = {
   remainder: binary(remainder),
   atan2: binary(atan2),
   tanhBackward: binary(tanhBackward),
+  lstmLayer: (i, a) =>
+    lstmLayer(at(i, 0), at(i, 1), at(i, 2), at(i, 3), i[4], defined({ reverse: bool(a, 'reverse') })),
+  lstmLayerBackward: (i, a) =>
+    lstmLayerBackward(at(i, 0), at(i, 1), at(i, 2), at(i, 3), at(i, 4), at(i, 5), at(i, 6), at(i, 7), {
+      reverse: bool(a, 'reverse') === true,
+      hasBias: bool(a, 'hasBias') === true,
+    }).filter((t): t is Tensor => t !== undefined),
   sigmoidBackward: binary(sigmoidBackward),
   minimum: binary(minimum),
   maximum: binary(maximum),

@@ -1,0 +1,107 @@
+import { cat, lstmLayerBackward, stack, sub, type Tensor, zeros } from '@gradfolio/tensor';
+import { isGradEnabled } from './mode.js';
+import type { Derivative, DerivativeContext } from './node.js';
+
+/**
+ * The gradients of `lstmLayer` written with ordinary ops, recomputing the gates from the saved inputs.
+ * Used when the backward pass is itself recorded (`createGraph`: the fused kernel's workspace is not
+ * differentiable) or the backend has no fused backward kernel.
+ */
+function compositeBackward(
+  gOut: Tensor,
+  gcN: Tensor,
+  xp: Tensor,
+  h0: Tensor,
+  c0: Tensor,
+  whh: Tensor,
+  bhh: Tensor | undefined,
+  reverse: boolean,
+): [Tensor, Tensor, Tensor, Tensor, Tensor | undefined] {
+  const T = xp.shape[0] as number;
+  const whhT = whh.T;
+  type Step = { i: Tensor; f: Tensor; g: Tensor; o: Tensor; cPrev: Tensor; c: Tensor; hPrev: Tensor };
+  const steps: Step[] = [];
+  let h = h0;
+  let c = c0;
+  for (let k = 0; k < T; k++) {
+    const t = reverse ? T - 1 - k : k;
+    const gh = h.matmul(whhT);
+    const z = xp.select(0, t).add(bhh === undefined ? gh : gh.add(bhh));
+    const [zi, zf, zg, zo] = z.chunk(4, -1) as [Tensor, Tensor, Tensor, Tensor];
+    const s: Step = {
+      i: zi.sigmoid(),
+      f: zf.sigmoid(),
+      g: zg.tanh(),
+      o: zo.sigmoid(),
+      cPrev: c,
+      c,
+      hPrev: h,
+    };
+    s.c = s.f.mul(c).add(s.i.mul(s.g));
+    h = s.o.mul(s.c.tanh());
+    c = s.c;
+    steps.push(s);
+  }
+  let dh = zeros(h0.shape as number[], { dtype: h0.dtype, device: h0.device });
+  let dc = gcN;
+  let dW: Tensor | undefined;
+  const dz = new Array<Tensor>(T);
+  for (let k = T - 1; k >= 0; k--) {
+    const t = reverse ? T - 1 - k : k;
+    const { i, f, g, o, cPrev, c: ct, hPrev } = steps[k]!;
+    dh = dh.add(gOut.select(0, t));
+    const tc = ct.tanh();
+    dc = dc.add(dh.mul(o).mul(sub(1, tc.mul(tc))));
+    const di = dc.mul(g).mul(i.mul(sub(1, i)));
+    const df = dc.mul(cPrev).mul(f.mul(sub(1, f)));
+    const dg = dc.mul(i).mul(sub(1, g.mul(g)));
+    const dO = dh.mul(tc).mul(o.mul(sub(1, o)));
+    const d = cat([di, df, dg, dO], -1);
+    dz[t] = d;
+    const w = d.T.matmul(hPrev);
+    dW = dW === undefined ? w : dW.add(w);
+    dh = d.matmul(whh);
+    dc = dc.mul(f);
+  }
+  const dXp = stack(dz, 0);
+  const G = whh.shape[0] as number;
+  return [
+    dXp,
+    dh,
+    dc,
+    dW ?? zeros([G, whh.shape[1] as number], { dtype: whh.dtype, device: whh.device }),
+    bhh === undefined ? undefined : dXp.sum([0, 1]),
+  ];
+}
+
+/** The derivative of the fused `lstmLayer` op (one node for a whole sequence of one direction). */
+export const lstmLayerDerivative: Derivative = {
+  name: 'LstmLayerBackward0',
+  save: 'both',
+  backward(c: DerivativeContext) {
+    const hasBias = c.attrs.hasBias === true;
+    const reverse = c.attrs.reverse === true;
+    const gOut = c.grads[0]!;
+    const gcN = c.grads[1]!;
+    const xp = c.input(0);
+    const h0 = c.input(1);
+    const c0 = c.input(2);
+    const whh = c.input(3);
+    const bhh = hasBias ? c.input(4) : undefined;
+    const grads =
+      !isGradEnabled() && xp.backend.kernels.has('lstmLayerBackward')
+        ? lstmLayerBackward(
+            gOut,
+            gcN,
+            h0,
+            c0,
+            whh,
+            c.attrs.gates as Tensor,
+            c.attrs.cells as Tensor,
+            c.output(0),
+            { reverse, hasBias },
+          )
+        : compositeBackward(gOut, gcN, xp, h0, c0, whh, bhh, reverse);
+    return grads.slice(0, hasBias ? 5 : 4).map((g, k) => (c.needs[k] ? g : undefined));
+  },
+};
