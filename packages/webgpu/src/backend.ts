@@ -8,8 +8,10 @@ import {
 } from '@gradfolio/tensor';
 import { type GPUStorage, GpuContext, totals } from './context.js';
 import { elementwiseKernels, isContiguous, runElementwise } from './kernels/elementwise.js';
+import { indexKernels } from './kernels/index.js';
+import { lineKernels } from './kernels/lines.js';
 import { matmulKernel } from './kernels/matmul.js';
-import { sumKernel } from './kernels/reduce.js';
+import { type ReduceOp, reduceKernel } from './kernels/reduce.js';
 import { contiguousStrides, numelOf } from './layout.js';
 
 export type { GPUStorage } from './context.js';
@@ -144,8 +146,12 @@ export function createWebGPUBackend(device: GPUDevice): WebGPUBackend {
   checkLimits(device);
   const ctx = new GpuContext(device);
   const kernels = new Map<string, Kernel>(elementwiseKernels(ctx));
-  kernels.set('sum', sumKernel(ctx));
+  for (const op of ['sum', 'prod', 'amax', 'amin', 'all', 'any'] as ReduceOp[]) {
+    kernels.set(op, reduceKernel(ctx, op));
+  }
   kernels.set('matmul', matmulKernel(ctx));
+  for (const [name, k] of indexKernels(ctx)) kernels.set(name, k);
+  for (const [name, k] of lineKernels(ctx, kernels.get('copy')!)) kernels.set(name, k);
 
   const store = (dtype: DType, size: number, zero: boolean): GPUStorage => {
     const { buffer, bytes } = ctx.acquire(size * BYTES, zero);

@@ -4,8 +4,11 @@
  */
 import {
   add,
+  cholesky,
   GradfolioError,
   getBackend,
+  inverse,
+  solve,
   type Tensor,
   type TypedArray,
   tensor,
@@ -173,9 +176,31 @@ describe('devices and dtypes', () => {
     expect(getBackend('webgpu').unsupportedDType?.('float32')).toBeUndefined();
   });
 
-  it('ops without a WebGPU kernel raise KERNEL_MISSING', () => {
+  it('ops without a WebGPU kernel (the cpu-only factorisations) raise KERNEL_MISSING', () => {
+    const a = tensor(
+      [
+        [4, 1],
+        [1, 3],
+      ],
+      { dtype: 'float32', device: 'webgpu' },
+    );
+    expect(codeOf(() => cholesky(a))).toBe('KERNEL_MISSING');
+    expect(codeOf(() => inverse(a))).toBe('KERNEL_MISSING');
+    expect(codeOf(() => solve(a, a))).toBe('KERNEL_MISSING');
+  });
+
+  it('float64 tensors cannot reach the new kernels either (coded error naming the CPU)', () => {
     const g = tensor([1, 2], { dtype: 'float32', device: 'webgpu' });
-    expect(codeOf(() => g.exp())).toBe('KERNEL_MISSING');
+    for (const fn of [() => g.exp().to('float64'), () => g.cumsum(0).to('float64')]) {
+      let err: unknown;
+      try {
+        fn();
+      } catch (e) {
+        err = e;
+      }
+      expect(GradfolioError.isInstance(err) && err.code).toBe('DTYPE_MISMATCH');
+      expect(String((err as Error).message)).toMatch(/CPU/);
+    }
   });
 });
 

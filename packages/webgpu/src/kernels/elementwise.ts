@@ -1,5 +1,6 @@
 /**
- * Elementwise kernels (`fill`, `copy`, `add`, `mul`) from one WGSL generator: one thread per output
+ * Elementwise kernels (`fill`, `copy`, `add`, `mul`, the pointwise ops of pointwise.ts, and the
+ * gather step of `gather`/`indexSelect`) from one WGSL generator: one thread per output
  * element, the element's multi-index decoded from the (coalesced) shape, and every operand addressed as
  * `offset + sum(index[d] * stride[d])`, so any strided view works: broadcast (stride 0), flipped
  * (negative strides), transposed, sliced. Strided outputs work too (`copy` writes into views).
@@ -7,24 +8,9 @@
 import type { DType, Kernel, KernelAttrs, TensorView } from '@gradfolio/tensor';
 import { type Binding, type GPUStorage, type GpuContext, WG } from '../context.js';
 import { CAST_HELPERS, castExpr, coalesce, numelOf, slot, uniformDecl, wgslType } from '../layout.js';
+import { type EwOp, f32AsI32, MATH, POINTWISE } from './pointwise.js';
 
-/** What an elementwise op computes, given its input values (already loaded, storage-typed). */
-interface EwOp {
-  /** Extra i32 uniform slots (scalar parameters, f32 as bits). */
-  readonly params: number;
-  /** WGSL expression of the output's storage type. `p` are the parameter slot expressions. */
-  expr(vals: readonly string[], inTypes: readonly DType[], out: DType, p: readonly string[]): string;
-  /** The parameter slot values for a call. */
-  paramValues(attrs: KernelAttrs, out: DType): number[];
-}
-
-const f32Bits = new Float32Array(1);
-const f32BitsI = new Int32Array(f32Bits.buffer);
-/** The bit pattern of `v` as an f32, as an i32 uniform slot. @internal */
-export function f32AsI32(v: number): number {
-  f32Bits[0] = v;
-  return f32BitsI[0]!;
-}
+export { f32AsI32 };
 
 const OPS: Record<string, EwOp> = {
   fill: {
@@ -61,6 +47,17 @@ const OPS: Record<string, EwOp> = {
     expr: ([a, b], _t, out) => (out === 'bool' ? `select(0u, 1u, ${a} != 0u && ${b} != 0u)` : `${a} * ${b}`),
     paramValues: () => [],
   },
+  ...POINTWISE,
+  // Indexing as an elementwise op over the output: inputs [index, x], with x's view carrying stride 0
+  // on the indexed dim, whose real stride is parameter 0 (parameter 1: the dim's size). An index out of
+  // range reads 0 (a GPU kernel cannot raise; the tensor core checks indices it can see).
+  gather: {
+    params: 2,
+    loads: 1,
+    expr: ([t], _t, out, p) =>
+      `select(${out === 'float32' ? '0.0' : out === 'int32' ? '0' : '0u'}, in1[a1 + ${t} * ${p[0]}], ${t} >= 0 && ${t} < ${p[1]})`,
+    paramValues: (attrs) => [Number(attrs.stride), Number(attrs.size)],
+  },
 };
 
 /**
@@ -81,6 +78,7 @@ function shader(op: string, inTypes: readonly DType[], out: DType, rank: number)
   const L = layoutSlots(rank, k + 1);
   const total = L.params + def.params;
   const lines: string[] = [uniformDecl(total), CAST_HELPERS];
+  if (def.math === true) lines.push(MATH);
   inTypes.forEach((t, i) => {
     lines.push(`@group(0) @binding(${i + 1}) var<storage, read> in${i}: array<${wgslType(t)}>;`);
   });
@@ -103,8 +101,12 @@ function shader(op: string, inTypes: readonly DType[], out: DType, rank: number)
   };
   const vals: string[] = [];
   for (let i = 0; i < k; i++) {
-    body.push(`let v${i} = in${i}[${addr(i)}];`);
-    vals.push(`v${i}`);
+    if (i < (def.loads ?? k)) {
+      body.push(`let v${i} = in${i}[${addr(i)}];`);
+      vals.push(`v${i}`);
+    } else {
+      body.push(`let a${i} = ${addr(i)};`);
+    }
   }
   const params = Array.from({ length: def.params }, (_, j) => slot(L.params + j));
   body.push(`outb[${addr(k)}] = ${def.expr(vals, inTypes, out, params)};`);
@@ -188,7 +190,9 @@ export function elementwiseKernels(ctx: GpuContext): Array<[string, Kernel]> {
   return [
     ['fill', (_i, outputs, attrs) => runElementwise(ctx, 'fill', [], outputs[0]!, attrs)],
     ['copy', copy],
-    ['add', (inputs, outputs, attrs) => runElementwise(ctx, 'add', inputs, outputs[0]!, attrs)],
-    ['mul', (inputs, outputs, attrs) => runElementwise(ctx, 'mul', inputs, outputs[0]!, attrs)],
+    ...['add', 'mul', ...Object.keys(POINTWISE)].map((op): [string, Kernel] => [
+      op,
+      (inputs, outputs, attrs) => runElementwise(ctx, op, inputs, outputs[0]!, attrs),
+    ]),
   ];
 }

@@ -1,5 +1,6 @@
 /**
- * The `sum` reduction. The input's dims are split into kept dims (one output element each) and reduced
+ * The reductions `sum`, `prod`, `amax`, `amin`, `all` and `any` (one generator, differing in the
+ * accumulator type, identity and combining step). The input's dims are split into kept dims (one output element each) and reduced
  * dims, each group coalesced on its own (reduced dims sorted so the innermost has the smallest stride).
  * Three strategies, chosen from the layout:
  *
@@ -14,11 +15,12 @@
  *
  * When a strategy splits an output over several chunks, pass 1 writes partial sums to a temporary buffer
  * and a second pass (planned the same way) reduces them; both passes share one command encoder.
- * Accumulation is f32 for float32 and i32 (wrapping, like the CPU's int32 result) for int32 and bool.
+ * Accumulation: see `accType`.
  */
 import type { DType, Kernel, TensorView } from '@gradfolio/tensor';
 import { type GPUStorage, type GpuContext, WG } from '../context.js';
 import { CAST_HELPERS, castExpr, coalesce, numelOf, slot, uniformDecl, wgslType } from '../layout.js';
+import { MATH } from './pointwise.js';
 
 /** Reductions of at most this many elements per output run one thread per output. */
 export const SERIAL_MAX = 64;
@@ -81,7 +83,55 @@ export function chooseStrategy(p: ReducePlan): { strategy: Strategy; chunks: num
   return { strategy: 'tree', chunks: Math.max(1, Math.ceil(count / CHUNK)) };
 }
 
-const accType = (dtype: DType): DType => (dtype === 'float32' ? 'float32' : 'int32');
+/** The reductions of this module, by op-table name. */
+export type ReduceOp = 'sum' | 'prod' | 'amax' | 'amin' | 'all' | 'any';
+
+/**
+ * The accumulator dtype: f32 for float32 sums and products, i32 (wrapping, like the CPU's int32
+ * result) for int32 and bool ones; max/min keep the input's type; all/any fold 0/1 words.
+ */
+const accType = (op: ReduceOp, dtype: DType): DType => {
+  if (op === 'all' || op === 'any') return 'bool';
+  if (op === 'amax' || op === 'amin') return dtype;
+  return dtype === 'float32' ? 'float32' : 'int32';
+};
+
+/** The WGSL identity element of `op` in the accumulator type `acc`. */
+function identity(op: ReduceOp, acc: DType): string {
+  const t = wgslType(acc);
+  switch (op) {
+    case 'sum':
+      return `${t}(0)`;
+    case 'prod':
+      return `${t}(1)`;
+    case 'all':
+      return '1u';
+    case 'any':
+      return '0u';
+    case 'amax':
+      return acc === 'float32' ? '-inff()' : acc === 'int32' ? '(-2147483647 - 1)' : '0u';
+    case 'amin':
+      return acc === 'float32' ? 'inff()' : acc === 'int32' ? '2147483647' : '1u';
+  }
+}
+
+/** WGSL combining two accumulator values (max/min propagate NaN, as the CPU's folds do). */
+function combine(op: ReduceOp, acc: DType, a: string, b: string): string {
+  switch (op) {
+    case 'sum':
+      return `${a} + ${b}`;
+    case 'prod':
+      return `${a} * ${b}`;
+    case 'all':
+      return `${a} & ${b}`;
+    case 'any':
+      return `${a} | ${b}`;
+    case 'amax':
+      return acc === 'float32' ? `maxf(${a}, ${b})` : `max(${a}, ${b})`;
+    case 'amin':
+      return acc === 'float32' ? `minf(${a}, ${b})` : `min(${a}, ${b})`;
+  }
+}
 
 /**
  * Uniform layout: [inOffset, outOffset, outputs, chunks, chunkLen, redCount,
@@ -90,15 +140,24 @@ const accType = (dtype: DType): DType => (dtype === 'float32' ? 'float32' : 'int
  */
 const HEAD = 6;
 
-function shader(inType: DType, outType: DType, kr: number, rr: number, strategy: Strategy): string {
-  const acc = wgslType(accType(inType));
+function shader(
+  op: ReduceOp,
+  inType: DType,
+  outType: DType,
+  kr: number,
+  rr: number,
+  strategy: Strategy,
+): string {
+  const accD = accType(op, inType);
+  const acc = wgslType(accD);
   const total = HEAD + 2 * kr + 2 * rr;
   const ks = (d: number) => slot(HEAD + d);
   const kst = (d: number) => slot(HEAD + kr + d);
   const rs = (d: number) => slot(HEAD + 2 * kr + d);
   const rst = (d: number) => slot(HEAD + 2 * kr + rr + d);
-  const load = (addr: string) => castExpr(`x[${addr}]`, inType, accType(inType));
-  const out = (v: string) => castExpr(v, accType(inType), outType);
+  // all/any test for nonzero (NaN included) through the bool cast.
+  const load = (addr: string) => castExpr(`x[${addr}]`, inType, accD);
+  const out = (v: string) => castExpr(v, accD, outType);
   // Base input address of output element `o` (decoded over the kept dims).
   const base: string[] = ['var rem = o;', `var base = ${slot(0)};`];
   for (let d = kr - 1; d >= 0; d--) {
@@ -108,7 +167,8 @@ function shader(inType: DType, outType: DType, kr: number, rr: number, strategy:
   const head = `${uniformDecl(total)}
 @group(0) @binding(1) var<storage, read> x: array<${wgslType(inType)}>;
 @group(0) @binding(2) var<storage, read_write> y: array<${wgslType(outType)}>;
-${CAST_HELPERS}`;
+${CAST_HELPERS}
+${MATH}`;
   if (strategy !== 'tree') {
     // One thread per (output, chunk): nested loops over the reduced dims, the outermost one limited to
     // the thread's chunk. Threads are numbered output-fastest, so neighbours read neighbouring outputs;
@@ -136,8 +196,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let o = t % outputs;
   let c = t / outputs;
   ${base.join('\n  ')}
-  var s: ${acc} = ${acc}(0);
-  ${loops}s += ${load(terms.join(' + '))};
+  var s: ${acc} = ${identity(op, accD)};
+  ${loops}s = ${combine(op, accD, 's', load(terms.join(' + ')))};
   ${close}
   y[u32(${slot(1)}) + c * outputs + o] = ${out('s')};
 }`;
@@ -162,15 +222,15 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
   ${base.join('\n  ')}
   let start = c * u32(${slot(4)});
   let end = min(u32(${slot(5)}), start + u32(${slot(4)}));
-  var s: ${acc} = ${acc}(0);
+  var s: ${acc} = ${identity(op, accD)};
   for (var r = start + lid; r < end; r += ${TREE_WG}u) {
     ${decode.join('\n    ')}
-    s += ${load('a')};
+    s = ${combine(op, accD, 's', load('a'))};
   }
   part[lid] = s;
   workgroupBarrier();
   for (var stride = ${TREE_WG / 2}u; stride > 0u; stride = stride >> 1u) {
-    if (lid < stride) { part[lid] = part[lid] + part[lid + stride]; }
+    if (lid < stride) { part[lid] = ${combine(op, accD, 'part[lid]', 'part[lid + stride]')}; }
     workgroupBarrier();
   }
   if (lid == 0u) { y[u32(${slot(1)}) + w] = ${out('part[0]')}; }
@@ -185,6 +245,7 @@ interface Operand {
 
 /** Encodes the reduction of `x` (laid out as `p`) into contiguous `y`, in one or two passes. */
 function encodeReduce(
+  op: ReduceOp,
   ctx: GpuContext,
   enc: GPUCommandEncoder,
   x: Operand,
@@ -199,12 +260,12 @@ function encodeReduce(
   if (chunks > 1) {
     const tmp = ctx.acquire(outputs * chunks * 4, false);
     temps.push(tmp);
-    target = { buffer: tmp.buffer, dtype: accType(x.dtype), offset: 0 };
+    target = { buffer: tmp.buffer, dtype: accType(op, x.dtype), offset: 0 };
   }
   const kr = p.keptShape.length;
   const rr = p.redShape.length;
-  const key = `sum|${x.dtype}>${target.dtype}|k${kr}r${rr}|${strategy}`;
-  const pipeline = ctx.pipeline(key, () => shader(x.dtype, target.dtype, kr, rr, strategy));
+  const key = `${op}|${x.dtype}>${target.dtype}|k${kr}r${rr}|${strategy}`;
+  const pipeline = ctx.pipeline(key, () => shader(op, x.dtype, target.dtype, kr, rr, strategy));
   const chunkLen = strategy === 'tree' ? Math.ceil(count / chunks) : Math.ceil((p.redShape[0] ?? 1) / chunks);
   const u = new Int32Array(HEAD + 2 * kr + 2 * rr);
   u.set([x.offset, target.offset, outputs, chunks, chunkLen, count]);
@@ -238,11 +299,14 @@ function encodeReduce(
           redShape: [chunks],
           redStrides: [outputs],
         };
-  encodeReduce(ctx, enc, target, p2, y, temps);
+  encodeReduce(op, ctx, enc, target, p2, y, temps);
 }
 
-/** The `sum` kernel (contract: see the op table's REDUCE_KERNEL). @internal */
-export function sumKernel(ctx: GpuContext): Kernel {
+/**
+ * A reduction kernel: `sum`, `prod`, `amax`, `amin`, `all` or `any` (contract: see the op table's
+ * REDUCE_KERNEL). @internal
+ */
+export function reduceKernel(ctx: GpuContext, op: ReduceOp): Kernel {
   return (inputs, outputs, attrs) => {
     const x = inputs[0]!;
     const o = outputs[0]!;
@@ -250,6 +314,7 @@ export function sumKernel(ctx: GpuContext): Kernel {
     const enc = ctx.encoder();
     const temps: Array<{ buffer: GPUBuffer; bytes: number }> = [];
     encodeReduce(
+      op,
       ctx,
       enc,
       { buffer: (x.handle as GPUStorage).buffer, dtype: x.dtype, offset: x.offset },

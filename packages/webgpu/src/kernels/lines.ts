@@ -1,0 +1,323 @@
+/**
+ * "Along a dim" kernels: scans (`cumsum`, `cumprod`), value/index reductions (`max`, `min`, `argmax`,
+ * `argmin`), `sort` and the scatter step of `scatter`. Each runs one thread per line (a position of
+ * every other dim), walking its line serially in order. That reproduces the CPU's results exactly where
+ * order matters: first-occurrence ties, stable sorting, sequential scans, and "last write wins" /
+ * in-order additions for duplicate scatter indices (lines never share an output element, because a
+ * scatter only moves elements along the dim). The fixture and autograd sizes are small lines; very long
+ * lines would want a parallel scan or sort instead.
+ */
+import type { DType, Kernel, KernelAttrs, TensorView } from '@gradfolio/tensor';
+import { type Binding, type GPUStorage, type GpuContext, WG } from '../context.js';
+import { CAST_HELPERS, castExpr, coalesce, numelOf, slot, uniformDecl, wgslType } from '../layout.js';
+import { MATH } from './pointwise.js';
+
+/** One buffer operand of a line kernel. */
+interface LineOperand {
+  readonly view: TensorView;
+  /** Stride along the dim (0 for keepdim outputs and scalar-like operands). */
+  readonly dimStride: number;
+  readonly write?: boolean;
+}
+
+/**
+ * Uniform layout: [lines, len, shape[r], per operand: offset, dimStride, strides[r], then params].
+ * The generated `main` defines, per operand i, `b{i}` (the line's base address) and `s{i}` (its stride
+ * along the dim), plus `len`; `body` does the rest. Buffers are `o0, o1, ...`; params `p[j]`.
+ */
+function shader(
+  types: readonly DType[],
+  writes: readonly boolean[],
+  rank: number,
+  params: number,
+  body: (p: readonly string[]) => string,
+): string {
+  const per = 2 + rank;
+  const base = (o: number) => 2 + rank + o * per;
+  const total = 2 + rank + types.length * per + params;
+  const lines = [uniformDecl(total), CAST_HELPERS, MATH];
+  types.forEach((t, i) => {
+    lines.push(
+      `@group(0) @binding(${i + 1}) var<storage, ${writes[i] ? 'read_write' : 'read'}> o${i}: array<${wgslType(t)}>;`,
+    );
+  });
+  const decode: string[] = ['var rem = line;'];
+  for (let d = rank - 1; d >= 0; d--) {
+    const size = `u32(${slot(2 + d)})`;
+    if (d === 0) decode.push('let i0 = i32(rem);');
+    else decode.push(`let i${d} = i32(rem % ${size}); rem = rem / ${size};`);
+  }
+  types.forEach((_, o) => {
+    const terms = [slot(base(o))];
+    for (let d = 0; d < rank; d++) terms.push(`i${d} * ${slot(base(o) + 2 + d)}`);
+    decode.push(`let b${o} = ${terms.join(' + ')};`);
+    decode.push(`let s${o} = ${slot(base(o) + 1)};`);
+  });
+  const p = Array.from({ length: params }, (_, j) => slot(2 + rank + types.length * per + j));
+  return `${lines.join('\n')}
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let line = gid.x + gid.y * nwg.x * ${WG}u;
+  if (line >= u32(${slot(0)})) { return; }
+  let len = ${slot(1)};
+  ${decode.join('\n  ')}
+  ${body(p)}
+}`;
+}
+
+/**
+ * Runs a line kernel over `shape` with `dim` walked serially: every operand is addressed with its own
+ * strides for the other dims (`operands[i].view.strides`, which must have `shape`'s rank) plus its
+ * `dimStride` along `dim`.
+ */
+function runLines(
+  ctx: GpuContext,
+  key: string,
+  shape: readonly number[],
+  dim: number,
+  operands: readonly LineOperand[],
+  params: readonly number[],
+  body: (p: readonly string[]) => string,
+): void {
+  const len = shape.length === 0 ? 1 : shape[dim]!;
+  const rest = shape.slice();
+  if (rest.length > 0) rest[dim] = 1;
+  const lines = numelOf(rest);
+  if (lines === 0) return;
+  const c = coalesce(
+    rest,
+    operands.map((o) => (o.view.shape.length === 0 ? rest.map(() => 0) : o.view.strides)),
+  );
+  const rank = c.shape.length;
+  const types = operands.map((o) => o.view.dtype);
+  const writes = operands.map((o) => o.write === true);
+  const fullKey = `${key}|${types.join(',')}|r${rank}`;
+  const pipeline = ctx.pipeline(fullKey, () => shader(types, writes, rank, params.length, body));
+  const per = 2 + rank;
+  const u = new Int32Array(2 + rank + operands.length * per + params.length);
+  u[0] = lines;
+  u[1] = len;
+  for (let d = 0; d < rank; d++) u[2 + d] = c.shape[d]!;
+  operands.forEach((o, i) => {
+    const b = 2 + rank + i * per;
+    u[b] = o.view.offset;
+    u[b + 1] = o.dimStride;
+    for (let d = 0; d < rank; d++) u[b + 2 + d] = c.strides[i]![d]!;
+  });
+  u.set(params, 2 + rank + operands.length * per);
+  const bindings: Binding[] = operands.map((o) => ({
+    buffer: (o.view.handle as GPUStorage).buffer,
+    write: o.write === true,
+  }));
+  const enc = ctx.encoder();
+  const temps: Array<{ buffer: GPUBuffer; bytes: number }> = [];
+  ctx.dispatch(enc, pipeline, u, bindings, Math.ceil(lines / WG), temps);
+  ctx.submit(enc, temps);
+}
+
+/** The normalised dim of an attrs bag for an `nd`-dim tensor (0 for 0-d tensors). */
+export function dimOf(attrs: KernelAttrs, nd: number): number {
+  if (nd === 0) return 0;
+  const d = Number(attrs.dim ?? 0);
+  return d < 0 ? d + nd : d;
+}
+
+/** Stride of a (keepdim or same-shape) output along `dim`: 0 where the dim has size 1. */
+const outDimStride = (o: TensorView, dim: number): number =>
+  o.shape.length === 0 || o.shape[dim] === 1 ? 0 : o.strides[dim]!;
+
+const xDimStride = (x: TensorView, dim: number): number => (x.shape.length === 0 ? 0 : x.strides[dim]!);
+
+/** `isnan` for any storage type (only f32 has NaN). */
+const nanTest = (v: string, t: DType): string => (t === 'float32' ? `isnanf(${v})` : 'false');
+
+/**
+ * cumsum / cumprod: float32 accumulates in f32 (the CPU in float64, within the accumulating-op
+ * tolerance), int32 (and bool, given as int32 by the dispatcher) wraps like the CPU.
+ */
+function scanKernel(ctx: GpuContext, prod: boolean): Kernel {
+  return (inputs, outputs, attrs) => {
+    const x = inputs[0]!;
+    const o = outputs[0]!;
+    const dim = dimOf(attrs, x.shape.length);
+    const acc = wgslType(o.dtype === 'float32' ? 'float32' : 'int32');
+    const load = castExpr('o0[b0 + k * s0]', x.dtype, o.dtype === 'float32' ? 'float32' : 'int32');
+    const store = castExpr('acc', o.dtype === 'float32' ? 'float32' : 'int32', o.dtype);
+    runLines(
+      ctx,
+      `${prod ? 'cumprod' : 'cumsum'}>${o.dtype}`,
+      x.shape,
+      dim,
+      [
+        { view: x, dimStride: xDimStride(x, dim) },
+        { view: o, dimStride: outDimStride(o, dim), write: true },
+      ],
+      [],
+      () => `var acc: ${acc} = ${acc}(${prod ? 1 : 0});
+  for (var k = 0; k < len; k++) {
+    acc = acc ${prod ? '*' : '+'} ${load};
+    o1[b1 + k * s1] = ${store};
+  }`,
+    );
+  };
+}
+
+/**
+ * max / min (values and indices) and argmax / argmin: first occurrence wins, the first NaN wins over
+ * everything (and ends the walk), as on the CPU.
+ */
+function extremumKernel(ctx: GpuContext, isMax: boolean, withValues: boolean): Kernel {
+  return (inputs, outputs, attrs) => {
+    const x = inputs[0]!;
+    const dim = dimOf(attrs, x.shape.length);
+    const values = withValues ? outputs[0]! : undefined;
+    const indices = withValues ? outputs[1]! : outputs[0]!;
+    const operands: LineOperand[] = [
+      { view: x, dimStride: xDimStride(x, dim) },
+      { view: indices, dimStride: 0, write: true },
+    ];
+    if (values !== undefined) operands.push({ view: values, dimStride: 0, write: true });
+    const better = isMax ? '>' : '<';
+    const t = x.dtype;
+    runLines(
+      ctx,
+      `${isMax ? 'max' : 'min'}${withValues ? 'v' : 'a'}`,
+      x.shape,
+      dim,
+      operands,
+      [],
+      () => `var best = o0[b0];
+  var bi = 0;
+  if (!(${nanTest('best', t)})) {
+    for (var k = 1; k < len; k++) {
+      let v = o0[b0 + k * s0];
+      if (${nanTest('v', t)}) { best = v; bi = k; break; }
+      if (v ${better} best) { best = v; bi = k; }
+    }
+  }
+  o1[b1] = bi;${values !== undefined ? '\n  o2[b2] = best;' : ''}`,
+    );
+  };
+}
+
+/**
+ * Stable sort of each line, NaN last (first when descending), writing values and indices: an
+ * insertion sort in the output buffers (stable because it only moves an element past strictly
+ * greater ones). Descending order sorts by the negated key, which keeps ties in their input order,
+ * as the CPU does.
+ */
+function sortKernel(ctx: GpuContext): Kernel {
+  return (inputs, outputs, attrs) => {
+    const x = inputs[0]!;
+    const vo = outputs[0]!;
+    const io = outputs[1]!;
+    const dim = dimOf(attrs, x.shape.length);
+    const descending = attrs.descending === true;
+    const t = x.dtype;
+    // Keys compare as f32 (NaN handled separately) or i32; descending compares reversed.
+    const gt = (a: string, b: string) => (descending ? `${b} > ${a}` : `${a} > ${b}`);
+    const isNan = (v: string) => nanTest(v, t);
+    // "a goes after b": NaN goes last ascending, first descending.
+    const after = (a: string, b: string) =>
+      t === 'float32'
+        ? descending
+          ? `(!${isNan(a)} && (${isNan(b)} || ${gt(a, b)}))`
+          : `(${isNan(a)} && !${isNan(b)}) || (!${isNan(a)} && !${isNan(b)} && ${gt(a, b)})`
+        : gt(a, b);
+    runLines(
+      ctx,
+      `sort${descending ? 'd' : 'a'}`,
+      x.shape,
+      dim,
+      [
+        { view: x, dimStride: xDimStride(x, dim) },
+        { view: vo, dimStride: outDimStride(vo, dim), write: true },
+        { view: io, dimStride: outDimStride(io, dim), write: true },
+      ],
+      [],
+      () => `for (var k = 0; k < len; k++) {
+    let v = o0[b0 + k * s0];
+    var j = k - 1;
+    loop {
+      if (j < 0) { break; }
+      let w = o1[b1 + j * s1];
+      if (!(${after('w', 'v')})) { break; }
+      o1[b1 + (j + 1) * s1] = w;
+      o2[b2 + (j + 1) * s2] = o2[b2 + j * s2];
+      j = j - 1;
+    }
+    o1[b1 + (j + 1) * s1] = v;
+    o2[b2 + (j + 1) * s2] = k;
+  }`,
+    );
+  };
+}
+
+/**
+ * The scatter step: `o` already holds a copy of x; for each index element (in order along the dim)
+ * `o[.., index, ..] = src` (or `+= src`, or `|= src` for bool adds). Out-of-range indices are skipped.
+ */
+function scatterInto(
+  ctx: GpuContext,
+  o: TensorView,
+  index: TensorView,
+  src: TensorView,
+  dim: number,
+  add: boolean,
+): void {
+  const nd = index.shape.length;
+  const xnd = o.shape.length;
+  const size = xnd === 0 ? 1 : o.shape[dim]!;
+  const osd = xnd === 0 ? 0 : o.strides[dim]!;
+  // o addressed over the index's shape: its own strides off the dim, the index value along it.
+  const oStrides = Array.from({ length: nd }, (_, d) => (d === dim || xnd === 0 ? 0 : o.strides[d]!));
+  const sStrides = Array.from({ length: nd }, (_, d) => src.strides[d] ?? 0);
+  const value =
+    o.dtype === 'bool' && add
+      ? 'select(0u, 1u, o2[q] != 0u || o1[b1 + k * s1] != 0u)'
+      : add
+        ? 'o2[q] + o1[b1 + k * s1]'
+        : 'o1[b1 + k * s1]';
+  runLines(
+    ctx,
+    `scatter${add ? 'add' : ''}`,
+    index.shape,
+    dim,
+    [
+      { view: index, dimStride: nd === 0 ? 0 : index.strides[dim]! },
+      { view: { ...src, shape: index.shape, strides: sStrides }, dimStride: nd === 0 ? 0 : sStrides[dim]! },
+      { view: { ...o, shape: index.shape, strides: oStrides }, dimStride: 0, write: true },
+    ],
+    [osd, size],
+    (p) => `for (var k = 0; k < len; k++) {
+    let t = o0[b0 + k * s0];
+    if (t < 0 || t >= ${p[1]}) { continue; }
+    let q = b2 + t * ${p[0]};
+    o2[q] = ${value};
+  }`,
+  );
+}
+
+/**
+ * The line kernels of the backend: cumsum, cumprod, max, min, argmax, argmin, sort, and scatter
+ * (copy of x, then the scatter step). @internal
+ */
+export function lineKernels(ctx: GpuContext, copy: Kernel): Array<[string, Kernel]> {
+  const scatter: Kernel = (inputs, outputs, attrs) => {
+    const [x, index, src] = inputs as [TensorView, TensorView, TensorView];
+    const o = outputs[0]!;
+    copy([x], [o], {});
+    if (numelOf(index.shape) === 0) return;
+    scatterInto(ctx, o, index, src, dimOf(attrs, x.shape.length), attrs.reduce === 'add');
+  };
+  return [
+    ['cumsum', scanKernel(ctx, false)],
+    ['cumprod', scanKernel(ctx, true)],
+    ['max', extremumKernel(ctx, true, true)],
+    ['min', extremumKernel(ctx, false, true)],
+    ['argmax', extremumKernel(ctx, true, false)],
+    ['argmin', extremumKernel(ctx, false, false)],
+    ['sort', sortKernel(ctx)],
+    ['scatter', scatter],
+  ];
+}
