@@ -132,17 +132,28 @@ const xDimStride = (x: TensorView, dim: number): number => (x.shape.length === 0
 const nanTest = (v: string, t: DType): string => (t === 'float32' ? `isnanf(${v})` : 'false');
 
 /**
- * cumsum / cumprod: float32 accumulates in f32 (the CPU in float64, within the accumulating-op
- * tolerance), int32 (and bool, given as int32 by the dispatcher) wraps like the CPU.
+ * cumsum / cumprod: int32 (and bool, given as int32 by the dispatcher) wraps like the CPU. float32
+ * accumulates in f32 where the CPU uses float64; sums are compensated (Kahan), so a long scan stays
+ * within a few ulps of the float64 one instead of drifting by n * eps of its largest partial sum.
  */
 function scanKernel(ctx: GpuContext, prod: boolean): Kernel {
   return (inputs, outputs, attrs) => {
     const x = inputs[0]!;
     const o = outputs[0]!;
     const dim = dimOf(attrs, x.shape.length);
-    const acc = wgslType(o.dtype === 'float32' ? 'float32' : 'int32');
-    const load = castExpr('o0[b0 + k * s0]', x.dtype, o.dtype === 'float32' ? 'float32' : 'int32');
-    const store = castExpr('acc', o.dtype === 'float32' ? 'float32' : 'int32', o.dtype);
+    const accD: DType = o.dtype === 'float32' ? 'float32' : 'int32';
+    const acc = wgslType(accD);
+    const load = castExpr('o0[b0 + k * s0]', x.dtype, accD);
+    const store = castExpr('acc', accD, o.dtype);
+    let step = `acc = acc ${prod ? '*' : '+'} ${load};`;
+    if (!prod && accD === 'float32') {
+      // Kahan: c holds the low part lost by the last addition. Infinities and NaN make c NaN, so
+      // the compensation is dropped once the sum is no longer finite.
+      step = `let y = ${load} - c;
+    let t = acc + y;
+    c = select(0.0, (t - acc) - y, !isnanf(t) && !isinff(t));
+    acc = t;`;
+    }
     runLines(
       ctx,
       `${prod ? 'cumprod' : 'cumsum'}>${o.dtype}`,
@@ -154,8 +165,9 @@ function scanKernel(ctx: GpuContext, prod: boolean): Kernel {
       ],
       [],
       () => `var acc: ${acc} = ${acc}(${prod ? 1 : 0});
+  var c: ${acc} = ${acc}(0);
   for (var k = 0; k < len; k++) {
-    acc = acc ${prod ? '*' : '+'} ${load};
+    ${step}
     o1[b1 + k * s1] = ${store};
   }`,
     );

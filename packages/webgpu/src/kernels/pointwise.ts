@@ -151,25 +151,35 @@ fn splitf(a: f32) -> vec2<f32> {
   let hi = c - (c - a);
   return vec2<f32>(hi, a - hi);
 }
-// Python's x % y (the sign of y). fmod is exact: x - q*y with q*y as an exact sum p + e, so the only
-// rounding is the final "+ y", the same one the CPU does.
+// fmod(ax, ay) of finite positive values, exactly: each step subtracts q * t with t = ay * 2^k (exact)
+// and q < 2^24, the product taken as an exact sum p + e (Dekker). ax - q*t is a multiple of t's last
+// bit below 2t, so it is representable and the subtraction is exact; a q one off is corrected.
+fn fmodpos(ax0: f32, ay: f32) -> f32 {
+  var ax = ax0;
+  let ys = splitf(ay);
+  for (var it = 0; it < 16 && ax >= ay; it++) {
+    let d = i32((bitcast<u32>(ax) >> 23u) & 0xffu) - i32((bitcast<u32>(ay) >> 23u) & 0xffu);
+    let k = max(0, d - 22);
+    let t = ldexp(ay, k);
+    let q = trunc(ax / t);
+    let p = q * t;
+    let qs = splitf(q);
+    let ts = vec2<f32>(ldexp(ys.x, k), ldexp(ys.y, k));
+    let e = ((qs.x * ts.x - p) + qs.x * ts.y + qs.y * ts.x) + qs.y * ts.y;
+    var r = (ax - p) - e;
+    if (r < 0.0) { r = r + t; }
+    if (r >= t) { r = r - t; }
+    ax = r;
+  }
+  return ax;
+}
+// Python's x % y (the sign of y): the exact fmod, then the CPU's one rounding step "+ y".
 fn remf(x: f32, y: f32) -> f32 {
   if (isnanf(x) || isnanf(y) || isinff(x) || y == 0.0) { return nanf(); }
   var t = x;
-  if (isinff(y)) {
-    t = x;
-  } else {
-    let q = trunc(x / y);
-    if (q != 0.0) {
-      let p = q * y;
-      let qs = splitf(q);
-      let ys = splitf(y);
-      let e = ((qs.x * ys.x - p) + qs.x * ys.y + qs.y * ys.x) + qs.y * ys.y;
-      t = (x - p) - e;
-      // q may be one off: bring t back to the sign of x with |t| < |y|.
-      if (t != 0.0 && ((t < 0.0) != (x < 0.0))) { t = select(t - y, t + y, (t < 0.0) == (y > 0.0)); }
-      if (abs(t) >= abs(y)) { t = select(t + y, t - y, (t < 0.0) == (y < 0.0)); }
-    }
+  if (!isinff(y)) {
+    let m = fmodpos(abs(x), abs(y));
+    t = select(m, -m, x < 0.0);
   }
   if (t != 0.0 && ((t < 0.0) != (y < 0.0))) { t = t + y; }
   return t;
@@ -227,6 +237,10 @@ fn cosf(x: f32) -> f32 {
 fn nzf(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) != 0u; }
 fn minf(a: f32, b: f32) -> f32 { if (isnanf(a) || isnanf(b)) { return nanf(); } return min(a, b); }
 fn maxf(a: f32, b: f32) -> f32 { if (isnanf(a) || isnanf(b)) { return nanf(); } return max(a, b); }
+// The CPU computes Math.pow in float64 and stores it with ToInt32. Below 2^53 that is the exact power,
+// whose wraparound i32 multiplication gives; from 2^84 on the float64 is a multiple of 2^32 (or
+// infinite), so 0. In between the CPU wraps a rounded value, which this reproduces only when the power
+// is exact in float64 (e.g. a power of two times a small odd factor).
 fn powi(x: i32, y: i32) -> i32 {
   if (y < 0) {
     // |x| >= 2 gives a fraction (ToInt32: 0), 0 gives Infinity (0).
@@ -234,6 +248,7 @@ fn powi(x: i32, y: i32) -> i32 {
     if (x == -1) { return select(1, -1, (y & 1) != 0); }
     return 0;
   }
+  if (x != 0 && abs(x) != 1 && f32(y) * log2(abs(f32(x))) >= 84.01) { return 0; }
   var r = 1;
   var b = x;
   var e = y;
