@@ -8,6 +8,7 @@ import {
 } from '@gradfolio/tensor';
 import { type GPUStorage, GpuContext, totals } from './context.js';
 import { elementwiseKernels, isContiguous, runElementwise } from './kernels/elementwise.js';
+import { INDEX_OPS } from './kernels/errors.js';
 import { indexKernels } from './kernels/index.js';
 import { lineKernels } from './kernels/lines.js';
 import { matmulKernel } from './kernels/matmul.js';
@@ -123,6 +124,20 @@ function fromGpuBytes(bytes: ArrayBuffer, dtype: DType): TypedArray {
 }
 
 /**
+ * The `INDEX_OUT_OF_RANGE` error for a device error record [op code, index, dim, size] (codes:
+ * {@link INDEX_OPS}).
+ */
+function indexError(record: Int32Array): GradfolioError {
+  const op = INDEX_OPS[record[0]! - 1] ?? 'index';
+  const [, index, dim, size] = record;
+  return new GradfolioError(
+    'INDEX_OUT_OF_RANGE',
+    `${op}: index ${index} is out of bounds for dimension ${dim} with size ${size} (found on the GPU by an earlier ${op}; its result was not valid, and this read is the first chance to report it)`,
+    { op, index, dim, size, device: 'webgpu' },
+  );
+}
+
+/**
  * Creates a WebGPU backend on an existing `GPUDevice` (does not register it; see `initWebGPU`).
  *
  * Storage is one GPU buffer per tensor storage (float32 as f32, int32 as i32, bool as one u32 0/1 word
@@ -185,8 +200,9 @@ export function createWebGPUBackend(device: GPUDevice): WebGPUBackend {
       src = tmp.buffer;
       offset = 0;
     }
-    const bytes = await ctx.readBytes(ctx.encoder(), src, offset * BYTES, n * BYTES, temps);
-    return fromGpuBytes(bytes, view.dtype);
+    const { data, error } = await ctx.readBytes(ctx.encoder(), src, offset * BYTES, n * BYTES, temps);
+    if (error !== undefined) throw indexError(error);
+    return fromGpuBytes(data, view.dtype);
   };
 
   return {

@@ -243,20 +243,48 @@ export class GpuContext {
     return buffer;
   }
 
-  /** Copies `bytes` bytes at `srcOffset` of `src` to a mappable buffer and reads them back. */
+  #errors: GPUBuffer | undefined;
+
+  /**
+   * The device-side error record of the index kernels, created on first use: four i32 words
+   * [op code, index, dim, size], all 0 while no kernel saw an out-of-range index. A kernel cannot
+   * throw, so it records the first bad index here and the next read raises it (see `readBytes`).
+   */
+  get errorBuffer(): GPUBuffer {
+    this.#errors ??= this.device.createBuffer({ size: 16, usage: STORAGE | COPY_SRC | COPY_DST });
+    return this.#errors;
+  }
+
+  /**
+   * Copies `bytes` bytes at `srcOffset` of `src` to a mappable buffer and reads them back, together
+   * with the error record (when one exists) in the same submission. A non-zero record is cleared and
+   * returned as `error`.
+   */
   async readBytes(
     enc: GPUCommandEncoder,
     src: GPUBuffer,
     srcOffset: number,
     bytes: number,
     temps: Array<{ buffer: GPUBuffer; bytes: number }>,
-  ): Promise<ArrayBuffer> {
-    const staging = this.device.createBuffer({ size: bytes, usage: MAP_READ | COPY_DST });
+  ): Promise<{ data: ArrayBuffer; error?: Int32Array }> {
+    const errors = this.#errors;
+    const extra = errors === undefined ? 0 : 16;
+    const staging = this.device.createBuffer({ size: bytes + extra, usage: MAP_READ | COPY_DST });
     enc.copyBufferToBuffer(src, srcOffset, staging, 0, bytes);
+    if (errors !== undefined) enc.copyBufferToBuffer(errors, 0, staging, bytes, 16);
     this.submit(enc, temps);
     try {
       await staging.mapAsync(MAP_MODE_READ);
-      return staging.getMappedRange().slice(0);
+      const all = staging.getMappedRange();
+      const data = all.slice(0, bytes);
+      if (errors !== undefined) {
+        const record = new Int32Array(all.slice(bytes, bytes + 16));
+        if (record[0] !== 0) {
+          this.write(errors, new Int32Array(4));
+          return { data, error: record };
+        }
+      }
+      return { data };
     } finally {
       if (staging.mapState === 'mapped') staging.unmap();
       staging.destroy();

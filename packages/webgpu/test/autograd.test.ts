@@ -1,9 +1,10 @@
 /**
- * Autograd on the WebGPU backend, for the ops this backend has kernels for: derivatives are written
- * with ordinary ops, so backward runs on the device the forward ran on.
+ * Autograd on the WebGPU backend: derivatives are written with ordinary ops (plus the fused
+ * tanhBackward/sigmoidBackward kernels when the backward pass is not recorded), so backward runs on
+ * the device the forward ran on.
  */
 import { grad } from '@gradfolio/autograd';
-import { manualSeed, randn, type Tensor } from '@gradfolio/tensor';
+import { getBackend, type Kernel, manualSeed, randn, type Tensor } from '@gradfolio/tensor';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { gpuErrors, initTestGPU } from './gpu.js';
 
@@ -73,5 +74,49 @@ describe('autograd on webgpu', () => {
       await values(d2),
       xs.map((v) => 6 * v),
     );
+  });
+
+  it('an LSTM cell step: gradients match the CPU, through the fused tanh/sigmoid backward kernels', async () => {
+    // Count the fused kernels' calls by wrapping them in the backend's kernel table.
+    const kernels = getBackend('webgpu').kernels as Map<string, Kernel>;
+    const calls = { tanhBackward: 0, sigmoidBackward: 0 };
+    const originals = new Map<string, Kernel>();
+    for (const name of ['tanhBackward', 'sigmoidBackward'] as const) {
+      const k = kernels.get(name);
+      if (k === undefined) throw new Error(`no ${name} kernel`);
+      originals.set(name, k);
+      kernels.set(name, (i, o, a) => {
+        calls[name]++;
+        k(i, o, a);
+      });
+    }
+    try {
+      const step = (x: Tensor, h: Tensor, c: Tensor, w: Tensor, u: Tensor): Tensor => {
+        const gates = x.matmul(w).add(h.matmul(u));
+        const [i, f, g, o] = gates.chunk(4, 1) as [Tensor, Tensor, Tensor, Tensor];
+        const c2 = f.sigmoid().mul(c).add(i.sigmoid().mul(g.tanh()));
+        return o.sigmoid().mul(c2.tanh());
+      };
+      const inputs = [randn([3, 5]), randn([3, 4]), randn([3, 4]), randn([5, 16]), randn([4, 16])];
+      const cpu = inputs.map((t) => t.clone().requiresGrad_());
+      step(...(cpu as [Tensor, Tensor, Tensor, Tensor, Tensor]))
+        .pow(2)
+        .sum()
+        .backward();
+      const gpu = inputs.map((t) => t.to('webgpu').requiresGrad_());
+      step(...(gpu as [Tensor, Tensor, Tensor, Tensor, Tensor]))
+        .pow(2)
+        .sum()
+        .backward();
+      for (let k = 0; k < inputs.length; k++) {
+        expect(gpu[k]!.grad?.device).toBe('webgpu');
+        expectClose(await values(gpu[k]!.grad), await values(cpu[k]!.grad));
+      }
+      expect(calls.tanhBackward).toBe(2);
+      expect(calls.sigmoidBackward).toBe(3);
+      expect(gpuErrors).toEqual([]);
+    } finally {
+      for (const [name, k] of originals) kernels.set(name, k);
+    }
   });
 });

@@ -7,6 +7,7 @@
 import {
   atan2,
   elu,
+  GradfolioError,
   linspace,
   manualSeed,
   maximum,
@@ -299,6 +300,38 @@ describe('line kernels: scans, arg-reductions, sort, scatter', () => {
     await checkBoth((t, i) => t.flip(0).gather(0, i), [x, randint(0, 7, [4, 9])]);
     await checkBoth((t, i) => t.mT.indexSelect(1, i), [x, randint(0, 7, [11])]);
     await checkBoth((t, i) => t.indexSelect(0, i.flip(0)), [randint(-9, 9, [7, 3]), randint(0, 7, [5])]);
+  });
+});
+
+describe('out-of-range indices', () => {
+  async function rejection(p: Promise<unknown>): Promise<GradfolioError> {
+    try {
+      await p;
+    } catch (e) {
+      if (GradfolioError.isInstance(e)) return e;
+      throw e;
+    }
+    throw new Error('expected the read to fail');
+  }
+
+  it('raise INDEX_OUT_OF_RANGE at the next read (gather, indexSelect, scatter, scatterAdd)', async () => {
+    const x = randn([3, 4]).to('webgpu');
+    const bad = tensor([[0, 4]], { dtype: 'int32' }).to('webgpu');
+    const cases: Array<[string, () => Tensor, number]> = [
+      ['gather', () => x.gather(1, bad), 4],
+      ['indexSelect', () => x.indexSelect(0, tensor([1, -1], { dtype: 'int32' }).to('webgpu')), -1],
+      ['scatter', () => x.scatter(1, bad, x.index(slice(0, 1), slice(0, 2)).contiguous()), 4],
+      ['scatterAdd', () => x.scatterAdd(1, bad, x.index(slice(0, 1), slice(0, 2)).contiguous()), 4],
+    ];
+    for (const [op, run, index] of cases) {
+      const out = run();
+      const err = await rejection(out.data());
+      expect(err.code).toBe('INDEX_OUT_OF_RANGE');
+      expect(err.details).toMatchObject({ op, index, device: 'webgpu' });
+      expect(err.message).toMatch(new RegExp(`^${op}: index ${index} is out of bounds`));
+      // Reported once: the record is cleared, later reads succeed.
+      expect((await x.data()).length).toBe(12);
+    }
   });
 });
 

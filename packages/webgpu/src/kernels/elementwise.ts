@@ -8,6 +8,7 @@
 import type { DType, Kernel, KernelAttrs, TensorView } from '@gradfolio/tensor';
 import { type Binding, type GPUStorage, type GpuContext, WG } from '../context.js';
 import { CAST_HELPERS, castExpr, coalesce, numelOf, slot, uniformDecl, wgslType } from '../layout.js';
+import { errorDecl } from './errors.js';
 import { type EwOp, f32AsI32, MATH, POINTWISE } from './pointwise.js';
 
 export { f32AsI32 };
@@ -49,14 +50,15 @@ const OPS: Record<string, EwOp> = {
   },
   ...POINTWISE,
   // Indexing as an elementwise op over the output: inputs [index, x], with x's view carrying stride 0
-  // on the indexed dim, whose real stride is parameter 0 (parameter 1: the dim's size). An index out of
-  // range reads 0 (a GPU kernel cannot raise; the tensor core checks indices it can see).
+  // on the indexed dim. Parameters: the dim's real stride, its size, the dim and the op's error code.
+  // An out-of-range index reads 0 and is recorded for the next read to raise (errors.ts).
   gather: {
-    params: 2,
+    params: 4,
     loads: 1,
+    errors: true,
     expr: ([t], _t, out, p) =>
-      `select(${out === 'float32' ? '0.0' : out === 'int32' ? '0' : '0u'}, in1[a1 + ${t} * ${p[0]}], ${t} >= 0 && ${t} < ${p[1]})`,
-    paramValues: (attrs) => [Number(attrs.stride), Number(attrs.size)],
+      `select(${out === 'float32' ? '0.0' : out === 'int32' ? '0' : '0u'}, in1[a1 + ${t} * ${p[0]}], checkIndex(${t}, ${p[1]}, ${p[2]}, ${p[3]}))`,
+    paramValues: (attrs) => [Number(attrs.stride), Number(attrs.size), Number(attrs.dim), Number(attrs.code)],
   },
 };
 
@@ -79,6 +81,7 @@ function shader(op: string, inTypes: readonly DType[], out: DType, rank: number)
   const total = L.params + def.params;
   const lines: string[] = [uniformDecl(total), CAST_HELPERS];
   if (def.math === true) lines.push(MATH);
+  if (def.errors === true) lines.push(errorDecl(k + 2));
   inTypes.forEach((t, i) => {
     lines.push(`@group(0) @binding(${i + 1}) var<storage, read> in${i}: array<${wgslType(t)}>;`);
   });
@@ -157,6 +160,7 @@ export function runElementwise(
     buffer: (v.handle as GPUStorage).buffer,
     write: o === views.length - 1,
   }));
+  if (def.errors === true) bindings.push({ buffer: ctx.errorBuffer, write: true });
   const enc = ctx.encoder();
   const temps: Array<{ buffer: GPUBuffer; bytes: number }> = [];
   ctx.dispatch(enc, pipeline, u, bindings, Math.ceil(n / WG), temps);

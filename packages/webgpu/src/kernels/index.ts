@@ -1,10 +1,12 @@
 /**
  * `gather` and `indexSelect`, both as the elementwise `gather` op over the output: the index is read at
  * each output position, and x at the output position with the indexed dim replaced by the index value.
+ * Out-of-range indices read 0 and make the next read raise `INDEX_OUT_OF_RANGE` (errors.ts).
  */
 import type { Kernel, TensorView } from '@gradfolio/tensor';
 import type { GpuContext } from '../context.js';
 import { runElementwise } from './elementwise.js';
+import { errorCode } from './errors.js';
 import { dimOf } from './lines.js';
 
 /** The gather and indexSelect kernels (contracts in the op table). @internal */
@@ -22,6 +24,8 @@ export function indexKernels(ctx: GpuContext): Array<[string, Kernel]> {
     runElementwise(ctx, 'gather', [index, xv], outputs[0]!, {
       stride: xnd === 0 ? 0 : x.strides[dim]!,
       size: xnd === 0 ? 1 : x.shape[dim]!,
+      dim,
+      code: errorCode('gather'),
     });
   };
   const indexSelect: Kernel = (inputs, outputs, attrs) => {
@@ -44,6 +48,8 @@ export function indexKernels(ctx: GpuContext): Array<[string, Kernel]> {
     runElementwise(ctx, 'gather', [iv, xv], o, {
       stride: nd === 0 ? 0 : x.strides[dim]!,
       size: nd === 0 ? 1 : x.shape[dim]!,
+      dim,
+      code: errorCode('indexSelect'),
     });
   };
   return [

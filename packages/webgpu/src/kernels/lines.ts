@@ -10,6 +10,7 @@
 import type { DType, Kernel, KernelAttrs, TensorView } from '@gradfolio/tensor';
 import { type Binding, type GPUStorage, type GpuContext, WG } from '../context.js';
 import { CAST_HELPERS, castExpr, coalesce, numelOf, slot, uniformDecl, wgslType } from '../layout.js';
+import { errorCode, errorDecl } from './errors.js';
 import { MATH } from './pointwise.js';
 
 /** One buffer operand of a line kernel. */
@@ -31,6 +32,7 @@ function shader(
   rank: number,
   params: number,
   body: (p: readonly string[]) => string,
+  errors: boolean,
 ): string {
   const per = 2 + rank;
   const base = (o: number) => 2 + rank + o * per;
@@ -41,6 +43,7 @@ function shader(
       `@group(0) @binding(${i + 1}) var<storage, ${writes[i] ? 'read_write' : 'read'}> o${i}: array<${wgslType(t)}>;`,
     );
   });
+  if (errors) lines.push(errorDecl(types.length + 1));
   const decode: string[] = ['var rem = line;'];
   for (let d = rank - 1; d >= 0; d--) {
     const size = `u32(${slot(2 + d)})`;
@@ -78,6 +81,7 @@ function runLines(
   operands: readonly LineOperand[],
   params: readonly number[],
   body: (p: readonly string[]) => string,
+  errors = false,
 ): void {
   const len = shape.length === 0 ? 1 : shape[dim]!;
   const rest = shape.slice();
@@ -92,7 +96,7 @@ function runLines(
   const types = operands.map((o) => o.view.dtype);
   const writes = operands.map((o) => o.write === true);
   const fullKey = `${key}|${types.join(',')}|r${rank}`;
-  const pipeline = ctx.pipeline(fullKey, () => shader(types, writes, rank, params.length, body));
+  const pipeline = ctx.pipeline(fullKey, () => shader(types, writes, rank, params.length, body, errors));
   const per = 2 + rank;
   const u = new Int32Array(2 + rank + operands.length * per + params.length);
   u[0] = lines;
@@ -109,6 +113,7 @@ function runLines(
     buffer: (o.view.handle as GPUStorage).buffer,
     write: o.write === true,
   }));
+  if (errors) bindings.push({ buffer: ctx.errorBuffer, write: true });
   const enc = ctx.encoder();
   const temps: Array<{ buffer: GPUBuffer; bytes: number }> = [];
   ctx.dispatch(enc, pipeline, u, bindings, Math.ceil(lines / WG), temps);
@@ -267,7 +272,8 @@ function sortKernel(ctx: GpuContext): Kernel {
 
 /**
  * The scatter step: `o` already holds a copy of x; for each index element (in order along the dim)
- * `o[.., index, ..] = src` (or `+= src`, or `|= src` for bool adds). Out-of-range indices are skipped.
+ * `o[.., index, ..] = src` (or `+= src`, or `|= src` for bool adds). Out-of-range indices are skipped
+ * and recorded for the next read to raise (errors.ts).
  */
 function scatterInto(
   ctx: GpuContext,
@@ -300,13 +306,14 @@ function scatterInto(
       { view: { ...src, shape: index.shape, strides: sStrides }, dimStride: nd === 0 ? 0 : sStrides[dim]! },
       { view: { ...o, shape: index.shape, strides: oStrides }, dimStride: 0, write: true },
     ],
-    [osd, size],
+    [osd, size, dim, errorCode(add ? 'scatterAdd' : 'scatter')],
     (p) => `for (var k = 0; k < len; k++) {
     let t = o0[b0 + k * s0];
-    if (t < 0 || t >= ${p[1]}) { continue; }
+    if (!checkIndex(t, ${p[1]}, ${p[2]}, ${p[3]})) { continue; }
     let q = b2 + t * ${p[0]};
     o2[q] = ${value};
   }`,
+    true,
   );
 }
 

@@ -31,6 +31,8 @@ export interface EwOp {
    * `in1`, ...), for ops that read them at a computed position (gather). Default: all.
    */
   readonly loads?: number;
+  /** True when the op records out-of-range indices in the error buffer (errors.ts). */
+  readonly errors?: boolean;
 }
 
 const f32Bits = new Float32Array(1);
