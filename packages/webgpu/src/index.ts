@@ -1,6 +1,6 @@
 /**
- * @gradfolio/webgpu: a WebGPU backend for `@gradfolio/tensor` (WGSL compute kernels for `fill`, `copy`,
- * `add`, `mul`, `sum` and `matmul`, pooled GPU buffers, asynchronous reads).
+ * @gradfolio/webgpu: a WebGPU backend for `@gradfolio/tensor` (WGSL compute kernels for every primitive
+ * op but the cpu-only factorisations, pooled GPU buffers, asynchronous reads).
  *
  * @example
  * ```ts
