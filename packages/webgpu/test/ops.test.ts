@@ -254,6 +254,15 @@ describe('line kernels: scans, arg-reductions, sort, scatter', () => {
     await checkBoth((t) => t.cumsum(1), [randint(-2000000000, 2000000000, [4, 50])]);
     await checkBoth((t) => t.cumprod(0), [randint(-5, 6, [40, 3])]);
     await checkBoth((t) => t.cumsum(0), [randint(0, 2, [100, 3]).to('bool')]);
+    // Long lines run segmented (one workgroup per line); int32 stays exact and wraps.
+    await checkBoth((t) => t.cumsum(1), [randint(-2000000000, 2000000000, [2, 5000])]);
+    await checkBoth((t) => t.cumprod(1), [randint(-3, 4, [2, 999])]);
+    await checkBoth((t) => t.cumprod(0), [rand([1000, 2]).mul(0.01).add(0.995)], ACCUMULATING);
+    await checkBoth(
+      (t) => t.cumsum(0),
+      [f32([1, Number.POSITIVE_INFINITY, 2, ...Array(400).fill(0.5), Number.NaN, 3])],
+      ACCUMULATING,
+    );
   });
 
   it('max/min/argmax/argmin: ties keep the first index, NaN wins, long dims', async () => {
@@ -267,6 +276,20 @@ describe('line kernels: scans, arg-reductions, sort, scatter', () => {
     await checkBoth((t) => t.argmax(1), [nan]);
     await checkBoth((t) => t.min(0)[1], [nan]);
     await checkBoth((t) => t.max(1, { keepdim: true })[1], [randint(-9, 9, [5, 8])]);
+    // Long lines (one workgroup per line): the first NaN wins, then the first extremum.
+    const long = randint(0, 3, [3, 1000]).to('float32');
+    long.index(0, 700).fill_(Number.NaN);
+    long.index(0, 300).fill_(Number.NaN);
+    long.index(2, 999).fill_(Number.NaN);
+    for (const fn of [
+      (t: Tensor) => t.argmax(1),
+      (t: Tensor) => t.argmin(1),
+      (t: Tensor) => t.max(1)[0],
+      (t: Tensor) => t.min(1)[1],
+    ]) {
+      await checkBoth(fn, [long]);
+    }
+    await checkBoth((t) => t.argmin(0), [randint(-3, 3, [5000, 3])]);
   });
 
   it('sort: stable, NaN placement, descending, long and strided lines', async () => {

@@ -32,7 +32,7 @@ function shader(
   rank: number,
   params: number,
   body: (p: readonly string[]) => string,
-  errors: boolean,
+  opts: LineOptions,
 ): string {
   const per = 2 + rank;
   const base = (o: number) => 2 + rank + o * per;
@@ -43,7 +43,8 @@ function shader(
       `@group(0) @binding(${i + 1}) var<storage, ${writes[i] ? 'read_write' : 'read'}> o${i}: array<${wgslType(t)}>;`,
     );
   });
-  if (errors) lines.push(errorDecl(types.length + 1));
+  if (opts.errors === true) lines.push(errorDecl(types.length + 1));
+  if (opts.decls !== undefined) lines.push(opts.decls);
   const decode: string[] = ['var rem = line;'];
   for (let d = rank - 1; d >= 0; d--) {
     const size = `u32(${slot(2 + d)})`;
@@ -57,10 +58,18 @@ function shader(
     decode.push(`let s${o} = ${slot(base(o) + 1)};`);
   });
   const p = Array.from({ length: params }, (_, j) => slot(2 + rank + types.length * per + j));
-  return `${lines.join('\n')}
-@compute @workgroup_size(${WG})
+  // One thread per line, or (opts.group) one workgroup per line with `lid` its thread index.
+  const head =
+    opts.group === undefined
+      ? `@compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let line = gid.x + gid.y * nwg.x * ${WG}u;
+  let line = gid.x + gid.y * nwg.x * ${WG}u;`
+      : `@compute @workgroup_size(${opts.group})
+fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>,
+        @builtin(num_workgroups) nwg: vec3<u32>) {
+  let line = wid.x + wid.y * nwg.x;`;
+  return `${lines.join('\n')}
+${head}
   if (line >= u32(${slot(0)})) { return; }
   let len = ${slot(1)};
   ${decode.join('\n  ')}
@@ -68,9 +77,19 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 }`;
 }
 
+/** Options of a line kernel. */
+interface LineOptions {
+  /** Binds the index error record (errors.ts). */
+  readonly errors?: boolean;
+  /** Threads per line (one workgroup per line); default: one thread per line. */
+  readonly group?: number;
+  /** Extra module-scope WGSL (workgroup arrays, helpers). */
+  readonly decls?: string;
+}
+
 /**
- * Runs a line kernel over `shape` with `dim` walked serially: every operand is addressed with its own
- * strides for the other dims (`operands[i].view.strides`, which must have `shape`'s rank) plus its
+ * Runs a line kernel over `shape` with `dim` walked by the body: every operand is addressed with its
+ * own strides for the other dims (`operands[i].view.strides`, which must have `shape`'s rank) plus its
  * `dimStride` along `dim`.
  */
 function runLines(
@@ -81,7 +100,7 @@ function runLines(
   operands: readonly LineOperand[],
   params: readonly number[],
   body: (p: readonly string[]) => string,
-  errors = false,
+  opts: LineOptions = {},
 ): void {
   const len = shape.length === 0 ? 1 : shape[dim]!;
   const rest = shape.slice();
@@ -95,8 +114,8 @@ function runLines(
   const rank = c.shape.length;
   const types = operands.map((o) => o.view.dtype);
   const writes = operands.map((o) => o.write === true);
-  const fullKey = `${key}|${types.join(',')}|r${rank}`;
-  const pipeline = ctx.pipeline(fullKey, () => shader(types, writes, rank, params.length, body, errors));
+  const fullKey = `${key}|${types.join(',')}|r${rank}|g${opts.group ?? 0}`;
+  const pipeline = ctx.pipeline(fullKey, () => shader(types, writes, rank, params.length, body, opts));
   const per = 2 + rank;
   const u = new Int32Array(2 + rank + operands.length * per + params.length);
   u[0] = lines;
@@ -113,12 +132,17 @@ function runLines(
     buffer: (o.view.handle as GPUStorage).buffer,
     write: o.write === true,
   }));
-  if (errors) bindings.push({ buffer: ctx.errorBuffer, write: true });
+  if (opts.errors === true) bindings.push({ buffer: ctx.errorBuffer, write: true });
   const enc = ctx.encoder();
   const temps: Array<{ buffer: GPUBuffer; bytes: number }> = [];
-  ctx.dispatch(enc, pipeline, u, bindings, Math.ceil(lines / WG), temps);
+  ctx.dispatch(enc, pipeline, u, bindings, opts.group === undefined ? Math.ceil(lines / WG) : lines, temps);
   ctx.submit(enc, temps);
 }
+
+/** Lines longer than this run one workgroup per line (scans, max/min/arg-reductions). */
+const PARALLEL_LINE = 256;
+/** Threads of such a workgroup. */
+const LINE_WG = 64;
 
 /** The normalised dim of an attrs bag for an `nd`-dim tensor (0 for 0-d tensors). */
 export function dimOf(attrs: KernelAttrs, nd: number): number {
@@ -146,35 +170,67 @@ function scanKernel(ctx: GpuContext, prod: boolean): Kernel {
     const x = inputs[0]!;
     const o = outputs[0]!;
     const dim = dimOf(attrs, x.shape.length);
+    const len = x.shape.length === 0 ? 1 : x.shape[dim]!;
     const accD: DType = o.dtype === 'float32' ? 'float32' : 'int32';
     const acc = wgslType(accD);
     const load = castExpr('o0[b0 + k * s0]', x.dtype, accD);
     const store = castExpr('acc', accD, o.dtype);
-    let step = `acc = acc ${prod ? '*' : '+'} ${load};`;
-    if (!prod && accD === 'float32') {
-      // Kahan: c holds the low part lost by the last addition. Infinities and NaN make c NaN, so
-      // the compensation is dropped once the sum is no longer finite.
-      step = `let y = ${load} - c;
-    let t = acc + y;
-    c = select(0.0, (t - acc) - y, !isnanf(t) && !isinff(t));
-    acc = t;`;
-    }
-    runLines(
-      ctx,
-      `${prod ? 'cumprod' : 'cumsum'}>${o.dtype}`,
-      x.shape,
-      dim,
-      [
-        { view: x, dimStride: xDimStride(x, dim) },
-        { view: o, dimStride: outDimStride(o, dim), write: true },
-      ],
-      [],
-      () => `var acc: ${acc} = ${acc}(${prod ? 1 : 0});
+    const kahan = !prod && accD === 'float32';
+    // Folds `v` into acc (with c, Kahan's lost low part, for float sums: infinities and NaN make c
+    // NaN, so the compensation is dropped once the sum is no longer finite).
+    const fold = (v: string) =>
+      kahan
+        ? `{ let y = ${v} - c; let t = acc + y; c = select(0.0, (t - acc) - y, !isnanf(t) && !isinff(t)); acc = t; }`
+        : `acc = acc ${prod ? '*' : '+'} ${v};`;
+    const init = `${acc}(${prod ? 1 : 0})`;
+    const operands: LineOperand[] = [
+      { view: x, dimStride: xDimStride(x, dim) },
+      { view: o, dimStride: outDimStride(o, dim), write: true },
+    ];
+    const key = `${prod ? 'cumprod' : 'cumsum'}>${o.dtype}`;
+    if (len <= PARALLEL_LINE) {
+      runLines(
+        ctx,
+        key,
+        x.shape,
+        dim,
+        operands,
+        [],
+        () => `var acc: ${acc} = ${init};
   var c: ${acc} = ${acc}(0);
   for (var k = 0; k < len; k++) {
-    ${step}
+    ${fold(load)}
     o1[b1 + k * s1] = ${store};
   }`,
+      );
+      return;
+    }
+    // Long lines: each of LINE_WG threads scans one segment, after an exclusive scan of the segment
+    // totals. Only the rounding order differs from the serial scan (int32 is exact).
+    runLines(
+      ctx,
+      key,
+      x.shape,
+      dim,
+      operands,
+      [],
+      () => `let seg = (len + ${LINE_WG - 1}) / ${LINE_WG};
+  let lo = i32(lid) * seg;
+  let hi = min(len, lo + seg);
+  var acc: ${acc} = ${init};
+  var c: ${acc} = ${acc}(0);
+  for (var k = lo; k < hi; k++) { ${fold(load)} }
+  part[lid] = acc;
+  workgroupBarrier();
+  acc = ${init};
+  c = ${acc}(0);
+  for (var j = 0u; j < lid; j++) { ${fold('part[j]')} }
+  c = ${acc}(0);
+  for (var k = lo; k < hi; k++) {
+    ${fold(load)}
+    o1[b1 + k * s1] = ${store};
+  }`,
+      { group: LINE_WG, decls: `var<workgroup> part: array<${acc}, ${LINE_WG}>;` },
     );
   };
 }
@@ -187,6 +243,7 @@ function extremumKernel(ctx: GpuContext, isMax: boolean, withValues: boolean): K
   return (inputs, outputs, attrs) => {
     const x = inputs[0]!;
     const dim = dimOf(attrs, x.shape.length);
+    const len = x.shape.length === 0 ? 1 : x.shape[dim]!;
     const values = withValues ? outputs[0]! : undefined;
     const indices = withValues ? outputs[1]! : outputs[0]!;
     const operands: LineOperand[] = [
@@ -194,25 +251,74 @@ function extremumKernel(ctx: GpuContext, isMax: boolean, withValues: boolean): K
       { view: indices, dimStride: 0, write: true },
     ];
     if (values !== undefined) operands.push({ view: values, dimStride: 0, write: true });
-    const better = isMax ? '>' : '<';
+    const cmp = isMax ? '>' : '<';
     const t = x.dtype;
-    runLines(
-      ctx,
-      `${isMax ? 'max' : 'min'}${withValues ? 'v' : 'a'}`,
-      x.shape,
-      dim,
-      operands,
-      [],
-      () => `var best = o0[b0];
+    const key = `${isMax ? 'max' : 'min'}${withValues ? 'v' : 'a'}`;
+    if (len <= PARALLEL_LINE) {
+      runLines(
+        ctx,
+        key,
+        x.shape,
+        dim,
+        operands,
+        [],
+        () => `var best = o0[b0];
   var bi = 0;
   if (!(${nanTest('best', t)})) {
     for (var k = 1; k < len; k++) {
       let v = o0[b0 + k * s0];
       if (${nanTest('v', t)}) { best = v; bi = k; break; }
-      if (v ${better} best) { best = v; bi = k; }
+      if (v ${cmp} best) { best = v; bi = k; }
     }
   }
   o1[b1] = bi;${values !== undefined ? '\n  o2[b2] = best;' : ''}`,
+      );
+      return;
+    }
+    // Long lines: LINE_WG threads fold strided shares, then a tree in workgroup memory. "better" is a
+    // total order (NaN first, then the value, then the lower index), so the parallel result is the
+    // serial one: the first NaN, else the first extremum.
+    const wt = wgslType(t);
+    const better =
+      t === 'float32'
+        ? `let vn = isnanf(v); let bn = isnanf(b);
+  if (vn || bn) { return vn && (!bn || i < bi); }
+  return v ${cmp} b || (v == b && i < bi);`
+        : `return v ${cmp} b || (v == b && i < bi);`;
+    runLines(
+      ctx,
+      key,
+      x.shape,
+      dim,
+      operands,
+      [],
+      () => `var best = o0[b0 + i32(lid) * s0];
+  var bi = i32(lid);
+  for (var k = i32(lid) + ${LINE_WG}; k < len; k += ${LINE_WG}) {
+    let v = o0[b0 + k * s0];
+    if (better(v, k, best, bi)) { best = v; bi = k; }
+  }
+  bv[lid] = best;
+  bix[lid] = bi;
+  workgroupBarrier();
+  for (var st = ${LINE_WG / 2}u; st > 0u; st = st >> 1u) {
+    if (lid < st && better(bv[lid + st], bix[lid + st], bv[lid], bix[lid])) {
+      bv[lid] = bv[lid + st];
+      bix[lid] = bix[lid + st];
+    }
+    workgroupBarrier();
+  }
+  if (lid == 0u) {
+    o1[b1] = bix[0];${values !== undefined ? '\n    o2[b2] = bv[0];' : ''}
+  }`,
+      {
+        group: LINE_WG,
+        decls: `var<workgroup> bv: array<${wt}, ${LINE_WG}>;
+var<workgroup> bix: array<i32, ${LINE_WG}>;
+fn better(v: ${wt}, i: i32, b: ${wt}, bi: i32) -> bool {
+  ${better}
+}`,
+      },
     );
   };
 }
@@ -313,7 +419,7 @@ function scatterInto(
     let q = b2 + t * ${p[0]};
     o2[q] = ${value};
   }`,
-    true,
+    { errors: true },
   );
 }
 
