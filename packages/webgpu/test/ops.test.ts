@@ -302,6 +302,18 @@ describe('line kernels: scans, arg-reductions, sort, scatter', () => {
     await checkBoth((t) => t.sort(0)[1], [nan]);
     await checkBoth((t) => t.sort(0, { descending: true })[1], [nan]);
     await checkBoth((t) => t.sort(1, { descending: true })[0], [randint(-50, 50, [3, 64])]);
+    // Long lines (merge sort): NaN, infinities and ties, every dtype, a middle dim, lengths that are
+    // not powers of two.
+    const long = randint(0, 9, [2, 3001]).to('float32');
+    long.index(0, slice(100, 160)).fill_(Number.NaN);
+    long.index(1, slice(7, 3001, 500)).fill_(Number.NEGATIVE_INFINITY);
+    long.index(1, slice(9, 3001, 300)).fill_(Number.NaN);
+    for (const descending of [false, true]) {
+      await checkBoth((t) => t.sort(1, { descending })[0], [long]);
+      await checkBoth((t) => t.sort(1, { descending })[1], [long]);
+      await checkBoth((t) => t.sort(1, { descending })[1], [randint(-5, 5, [3, 97, 2])]);
+      await checkBoth((t) => t.sort(0, { descending })[1], [randint(0, 2, [65]).to('bool')]);
+    }
   });
 
   it('scatter and scatterAdd with duplicate indices (last write wins, adds in order)', async () => {

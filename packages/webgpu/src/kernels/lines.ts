@@ -1,17 +1,18 @@
 /**
  * "Along a dim" kernels: scans (`cumsum`, `cumprod`), value/index reductions (`max`, `min`, `argmax`,
- * `argmin`), `sort` and the scatter step of `scatter`. Each runs one thread per line (a position of
- * every other dim), walking its line serially in order. That reproduces the CPU's results exactly where
- * order matters: first-occurrence ties, stable sorting, sequential scans, and "last write wins" /
- * in-order additions for duplicate scatter indices (lines never share an output element, because a
- * scatter only moves elements along the dim). The fixture and autograd sizes are small lines; very long
- * lines would want a parallel scan or sort instead.
+ * `argmin`), `sort` and the scatter step of `scatter`. Short lines run one thread per line (a position
+ * of every other dim), walking the line in order. That reproduces the CPU's results exactly where order
+ * matters: first-occurrence ties, stable sorting, sequential scans, and "last write wins" / in-order
+ * additions for duplicate scatter indices (lines never share an output element, because a scatter only
+ * moves elements along the dim). Long lines run one workgroup per line (scans: segmented; max/min:
+ * a tree over a total order that gives the serial answer) or, for sort, the merge sort of sort.ts.
  */
 import type { DType, Kernel, KernelAttrs, TensorView } from '@gradfolio/tensor';
 import { type Binding, type GPUStorage, type GpuContext, WG } from '../context.js';
 import { CAST_HELPERS, castExpr, coalesce, numelOf, slot, uniformDecl, wgslType } from '../layout.js';
 import { errorCode, errorDecl } from './errors.js';
 import { MATH } from './pointwise.js';
+import { mergeSort } from './sort.js';
 
 /** One buffer operand of a line kernel. */
 interface LineOperand {
@@ -323,9 +324,12 @@ fn better(v: ${wt}, i: i32, b: ${wt}, bi: i32) -> bool {
   };
 }
 
+/** Lines longer than this are sorted by the parallel merge sort of sort.ts. */
+const SERIAL_SORT = 64;
+
 /**
- * Stable sort of each line, NaN last (first when descending), writing values and indices: an
- * insertion sort in the output buffers (stable because it only moves an element past strictly
+ * Stable sort of each line, NaN last (first when descending), writing values and indices. Short
+ * lines: an insertion sort in the output buffers (stable because it only moves an element past strictly
  * greater ones). Descending order sorts by the negated key, which keeps ties in their input order,
  * as the CPU does.
  */
@@ -336,6 +340,10 @@ function sortKernel(ctx: GpuContext): Kernel {
     const io = outputs[1]!;
     const dim = dimOf(attrs, x.shape.length);
     const descending = attrs.descending === true;
+    if (x.shape.length > 0 && x.shape[dim]! > SERIAL_SORT) {
+      mergeSort(ctx, x, vo, io, dim, descending);
+      return;
+    }
     const t = x.dtype;
     // Keys compare as f32 (NaN handled separately) or i32; descending compares reversed.
     const gt = (a: string, b: string) => (descending ? `${b} > ${a}` : `${a} > ${b}`);
