@@ -236,6 +236,12 @@ fn cosf(x: f32) -> f32 {
   let m = select(v.y, v.x, (q & 1u) == 1u);
   return select(m, -m, q == 1u || q == 2u);
 }
+// NaN tested by bits: some drivers (OpenGL) do not keep IEEE comparisons with NaN.
+fn clampf(x: f32, lo: f32, hi: f32) -> f32 {
+  if (isnanf(x)) { return x; }
+  let v = select(x, lo, x < lo);
+  return select(v, hi, v > hi);
+}
 fn nzf(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) != 0u; }
 fn minf(a: f32, b: f32) -> f32 { if (isnanf(a) || isnanf(b)) { return nanf(); } return min(a, b); }
 fn maxf(a: f32, b: f32) -> f32 { if (isnanf(a) || isnanf(b)) { return nanf(); } return max(a, b); }
@@ -387,7 +393,8 @@ export const POINTWISE: Record<string, EwOp> = {
   abs: unary({ f: (x) => `abs(${x})`, i: (x) => `abs(${x})` }),
   // The CPU's sign keeps -0 and maps NaN to 0.
   sign: unary({
-    f: (x) => `select(select(select(0.0, ${x}, ${x} == 0.0), -1.0, ${x} < 0.0), 1.0, ${x} > 0.0)`,
+    f: (x) =>
+      `select(select(select(select(0.0, ${x}, ${x} == 0.0), -1.0, ${x} < 0.0), 1.0, ${x} > 0.0), 0.0, isnanf(${x}))`,
     i: (x) => `sign(${x})`,
   }),
   relu: unary({ f: (x) => `select(0.0, ${x}, ${x} > 0.0 || isnanf(${x}))`, i: (x) => `max(${x}, 0)` }),
@@ -395,11 +402,10 @@ export const POINTWISE: Record<string, EwOp> = {
   ceil: unary({ f: (x) => `ceil(${x})` }),
   trunc: unary({ f: (x) => `trunc(${x})` }),
   round: unary({ f: (x) => `roundf(${x})` }),
-  // max after min, as PyTorch: min > max gives max. NaN fails both tests and propagates.
+  // max after min, as PyTorch: min > max gives max. NaN propagates.
   clamp: unary(
     {
-      f: (x, p) =>
-        `select(select(${x}, bitcast<f32>(${p[0]}), ${x} < bitcast<f32>(${p[0]})), bitcast<f32>(${p[1]}), select(${x}, bitcast<f32>(${p[0]}), ${x} < bitcast<f32>(${p[0]})) > bitcast<f32>(${p[1]}))`,
+      f: (x, p) => `clampf(${x}, bitcast<f32>(${p[0]}), bitcast<f32>(${p[1]}))`,
       i: (x, p) => `select(max(${x}, ${p[0]}), ${p[1]}, max(${x}, ${p[0]}) > ${p[1]})`,
       b: (x) => x,
     },
