@@ -9,10 +9,11 @@ import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { benchAutograd } from './autograd.js';
 import { benchData } from './data.js';
 import { measure, printRatios, randData, useTf } from './harness.js';
+import { benchLSTM } from './lstm.js';
 import { benchOptim } from './optim.js';
 
 const quick = process.argv.includes('--quick');
-/** `--only=core` (dispatch, elementwise, matmul), `--only=autograd`, `--only=optim` or `--only=data`; default all. */
+/** `--only=core` (dispatch, elementwise, matmul), `--only=autograd`, `--only=optim`, `--only=data` or `--only=lstm`; default all. */
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
 
 async function benchMatmul(n: number): Promise<void> {
@@ -124,5 +125,6 @@ if (only === undefined || only === 'core') {
 if (only === undefined || only === 'autograd') await benchAutograd(quick);
 if (only === undefined || only === 'optim') await benchOptim(quick);
 if (only === undefined || only === 'data') await benchData(quick);
+if (only === undefined || only === 'lstm') await benchLSTM(quick);
 printRatios('gradfolio-cpu');
 process.exit(0);

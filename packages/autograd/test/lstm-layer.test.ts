@@ -59,7 +59,9 @@ const CONFIGS: Array<[string, number, number, number, boolean, boolean]> = [
   ['T4 B2 H3 no bias', 4, 2, 3, false, false],
   ['T1 B1 H2', 1, 1, 2, true, true],
   ['T7 B16 H4 (seed 000)', 7, 16, 4, true, false],
-  ['T12 B9 H37 (wasm GEMM sizes)', 12, 9, 37, true, true],
+  ['T12 B9 H37 (float32: scalar JS path, H % 4 != 0)', 12, 9, 37, true, true],
+  ['T6 B5 H64 bias (float32: wasm SIMD path)', 6, 5, 64, true, false],
+  ['T6 B5 H64 reverse no bias (float32: wasm SIMD path)', 6, 5, 64, false, true],
 ];
 
 describe('lstmLayer: fused CPU kernels vs the composite definition', () => {

@@ -481,7 +481,7 @@ describe('unshared wasm memory (the browser configuration: no SharedArrayBuffer,
     expect(wasmAvailable()).toBe(true);
     expect(warmThreads()).toBe(1);
     for (const [m, n, k] of [
-      [7, 13, 5],
+      [17, 13, 15],
       [129, 70, 300],
     ] as const) {
       const args = makeArgs(C, m, n, k, 't', 'n', 3);

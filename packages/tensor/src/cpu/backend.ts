@@ -4,7 +4,7 @@ import { contiguousStrides } from '../shape.js';
 import { copyKernel, fillKernel, registerElementwise } from './elementwise.js';
 import { registerIndexKernels } from './kernels-index.js';
 import { registerLinalgKernels } from './kernels-linalg.js';
-import { lstmLayerBackwardKernel, lstmLayerKernel } from './lstm.js';
+import { lstmLayerBackwardKernel, lstmLayerKernel } from './lstm/kernels.js';
 import { matmulKernel } from './matmul.js';
 import { registerReductions } from './reduce.js';
 

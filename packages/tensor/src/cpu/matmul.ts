@@ -1,6 +1,6 @@
 import type { Kernel } from '../backend.js';
 import type { TypedArray } from '../dtype.js';
-import { type FloatArray, type GemmArgs, gemmBatched } from './gemm/index.js';
+import { type FloatArray, gemmRaw } from './gemm/index.js';
 import { forEachRow, plan } from './iter.js';
 
 /**
@@ -27,25 +27,24 @@ export const matmulKernel: Kernel = (inputs, outputs) => {
   // `batch` matrices whose A/B offsets advance by a fixed stride; C is contiguous (stride m*n).
   const run = (aOff: number, bOff: number, cOff: number, batch: number, aBs: number, bBs: number) => {
     if (isFloat) {
-      const args: GemmArgs<FloatArray> & { batch: number; aBatchStride: number; bBatchStride: number } = {
+      gemmRaw(
         m,
         n,
         k,
-        a: aa as FloatArray,
-        aOffset: aOff,
-        aRowStride: ars,
-        aColStride: acs,
-        b: ba as FloatArray,
-        bOffset: bOff,
-        bRowStride: brs,
-        bColStride: bcs,
-        c: oa as FloatArray,
-        cOffset: cOff,
         batch,
-        aBatchStride: aBs,
-        bBatchStride: bBs,
-      };
-      gemmBatched(args);
+        aa as FloatArray,
+        aOff,
+        ars,
+        acs,
+        aBs,
+        ba as FloatArray,
+        bOff,
+        brs,
+        bcs,
+        bBs,
+        oa as FloatArray,
+        cOff,
+      );
     } else {
       for (let t = 0; t < batch; t++)
         intGemm(aa, aOff + t * aBs, ars, acs, ba, bOff + t * bBs, brs, bcs, oa, cOff + t * m * n, m, n, k);

@@ -32,25 +32,83 @@ export interface GemmArgs<T extends FloatArray> {
   cOffset: number;
 }
 
-/** At most this many multiply-adds per call go to the JS kernel (staging into wasm costs more). */
-const JS_MAX_MACS = 256;
+/** At most this many multiply-adds per call go to the JS kernel (staging into wasm costs ~2.5 us a call, measured). */
+const JS_MAX_MACS = 2048;
 /** Batches of matrices this small (multiply-adds each) stay in JS (wasm costs ~30 ns per matrix). */
 const JS_MAX_MACS_PER_MATRIX = 64;
 
 /** C = A @ B for one matrix (overwrites C). */
 export function gemm<T extends FloatArray>(args: GemmArgs<T>): void {
-  gemmBatched({ ...args, batch: 1, aBatchStride: 0, bBatchStride: 0 });
+  gemmRaw(
+    args.m,
+    args.n,
+    args.k,
+    1,
+    args.a,
+    args.aOffset,
+    args.aRowStride,
+    args.aColStride,
+    0,
+    args.b,
+    args.bOffset,
+    args.bRowStride,
+    args.bColStride,
+    0,
+    args.c,
+    args.cOffset,
+  );
 }
 
 /** Batched: for each batch index t in [0, batch): A offset aOffset + t*aBatchStride, B offset bOffset + t*bBatchStride, C offset cOffset + t*m*n. */
 export function gemmBatched<T extends FloatArray>(
   args: GemmArgs<T> & { batch: number; aBatchStride: number; bBatchStride: number },
 ): void {
-  const { m, n, k, a, b, c, batch } = args;
+  gemmRaw(
+    args.m,
+    args.n,
+    args.k,
+    args.batch,
+    args.a,
+    args.aOffset,
+    args.aRowStride,
+    args.aColStride,
+    args.aBatchStride,
+    args.b,
+    args.bOffset,
+    args.bRowStride,
+    args.bColStride,
+    args.bBatchStride,
+    args.c,
+    args.cOffset,
+  );
+}
+
+/**
+ * {@link gemmBatched} with positional arguments: the hot path of small matmuls (an LSTM step), where
+ * building and spreading an argument object cost more than the multiply itself.
+ */
+export function gemmRaw(
+  m: number,
+  n: number,
+  k: number,
+  batch: number,
+  a: FloatArray,
+  aOffset: number,
+  aRowStride: number,
+  aColStride: number,
+  aBatchStride: number,
+  b: FloatArray,
+  bOffset: number,
+  bRowStride: number,
+  bColStride: number,
+  bBatchStride: number,
+  c: FloatArray,
+  cOffset: number,
+): void {
   if (m <= 0 || n <= 0 || batch <= 0) return;
   const mn = m * n;
   if (k <= 0) {
-    c.fill(0, args.cOffset, args.cOffset + batch * mn);
+    c.fill(0, cOffset, cOffset + batch * mn);
     return;
   }
   if (
@@ -63,36 +121,35 @@ export function gemmBatched<T extends FloatArray>(
       k,
       batch,
       a,
-      args.aOffset,
-      args.aRowStride,
-      args.aColStride,
-      args.aBatchStride,
+      aOffset,
+      aRowStride,
+      aColStride,
+      aBatchStride,
       b,
-      args.bOffset,
-      args.bRowStride,
-      args.bColStride,
-      args.bBatchStride,
+      bOffset,
+      bRowStride,
+      bColStride,
+      bBatchStride,
       c,
-      args.cOffset,
+      cOffset,
     )
   )
     return;
-  const { aRowStride, aColStride, bRowStride, bColStride, aBatchStride, bBatchStride } = args;
   for (let t = 0; t < batch; t++) {
     jsGemm(
       m,
       n,
       k,
       a,
-      args.aOffset + t * aBatchStride,
+      aOffset + t * aBatchStride,
       aRowStride,
       aColStride,
       b,
-      args.bOffset + t * bBatchStride,
+      bOffset + t * bBatchStride,
       bRowStride,
       bColStride,
       c,
-      args.cOffset + t * mn,
+      cOffset + t * mn,
     );
   }
 }

@@ -1,6 +1,7 @@
-import type { Kernel, KernelAttrs, TensorView } from '../backend.js';
-import { type FloatArray, gemm } from './gemm/index.js';
-import { POW2, sigmoidStatements, tanhStatements } from './math.js';
+import type { Kernel, KernelAttrs, TensorView } from '../../backend.js';
+import { type FloatArray, gemmRaw } from '../gemm/index.js';
+import { POW2, sigmoidStatements, tanhStatements } from '../math.js';
+import { lstmBackwardWasm, lstmForwardWasm, lstmWasmEligible } from './wasm.js';
 
 /**
  * The CPU's fused LSTM layer (`lstmLayer` / `lstmLayerBackward` of the op table): one kernel call runs
@@ -43,21 +44,7 @@ function gemmABt(
   c: FloatArray,
   cOff: number,
 ): void {
-  gemm({
-    m,
-    n,
-    k,
-    a,
-    aOffset: aOff,
-    aRowStride: k,
-    aColStride: 1,
-    b,
-    bOffset: bOff,
-    bRowStride: 1,
-    bColStride: k,
-    c,
-    cOffset: cOff,
-  });
+  gemmRaw(m, n, k, 1, a, aOff, k, 1, 0, b, bOff, 1, k, 0, c, cOff);
 }
 
 function dims(xp: TensorView, h0: TensorView): { T: number; B: number; H: number } {
@@ -86,6 +73,36 @@ export const lstmLayerKernel: Kernel = (inputs, outputs, attrs: KernelAttrs) => 
   const out = arr(outV);
   const gates = arr(gatesV);
   const cells = arr(cellsV);
+  if (
+    is32 &&
+    T > 0 &&
+    lstmWasmEligible(H) &&
+    lstmForwardWasm(
+      T,
+      B,
+      H,
+      reverse,
+      xp as Float32Array,
+      xpV.offset,
+      h0 as Float32Array,
+      h0V.offset,
+      c0 as Float32Array,
+      c0V.offset,
+      whh as Float32Array,
+      whhV.offset,
+      bhh as Float32Array | undefined,
+      bOff,
+      out as Float32Array,
+      outV.offset,
+      arr(cNV) as Float32Array,
+      cNV.offset,
+      gates as Float32Array,
+      gatesV.offset,
+      cells as Float32Array,
+      cellsV.offset,
+    )
+  )
+    return;
   const G = 4 * H;
   const BG = B * G;
   const BH = B * H;
@@ -179,6 +196,45 @@ export const lstmLayerBackwardKernel: Kernel = (inputs, outputs, attrs: KernelAt
   const dh0 = arr(dh0V);
   const dc0 = arr(dc0V);
   const dW = arr(dWV);
+  const hasBias = dbV !== undefined && attrs.hasBias === true;
+  if (
+    gatesV.dtype === 'float32' &&
+    T > 0 &&
+    lstmWasmEligible(H) &&
+    lstmBackwardWasm(
+      T,
+      B,
+      H,
+      reverse,
+      gOut as Float32Array,
+      gOutV.offset,
+      gcN as Float32Array,
+      gcNV.offset,
+      arr(h0V) as Float32Array,
+      h0V.offset,
+      c0 as Float32Array,
+      c0V.offset,
+      whh as Float32Array,
+      whhV.offset,
+      gates as Float32Array,
+      gatesV.offset,
+      cells as Float32Array,
+      cellsV.offset,
+      out as Float32Array,
+      outV.offset,
+      dG as Float32Array,
+      dGV.offset,
+      dh0 as Float32Array,
+      dh0V.offset,
+      dc0 as Float32Array,
+      dc0V.offset,
+      dW as Float32Array,
+      dWV.offset,
+      hasBias ? (arr(dbV as TensorView) as Float32Array) : undefined,
+      dbV?.offset ?? 0,
+    )
+  )
+    return;
   // dh and dc of the step being processed; dh is rewritten by each step's GEMM.
   const dh = new (dGV.dtype === 'float32' ? Float32Array : Float64Array)(BH);
   const dc = new Float64Array(BH);
@@ -213,21 +269,7 @@ export const lstmLayerBackwardKernel: Kernel = (inputs, outputs, attrs: KernelAt
       }
     }
     // dh_{t-1} = dGates_t @ W_hh.
-    gemm({
-      m: B,
-      n: H,
-      k: G,
-      a: dG,
-      aOffset: dOff,
-      aRowStride: G,
-      aColStride: 1,
-      b: whh,
-      bOffset: whhV.offset,
-      bRowStride: H,
-      bColStride: 1,
-      c: dh,
-      cOffset: 0,
-    });
+    gemmRaw(B, H, G, 1, dG, dOff, G, 1, 0, whh, whhV.offset, H, 1, 0, dh, 0);
   }
   for (let e = 0; e < BH; e++) {
     dh0[dh0V.offset + e] = T === 0 ? 0 : dh[e]!;
@@ -245,22 +287,7 @@ export const lstmLayerBackwardKernel: Kernel = (inputs, outputs, attrs: KernelAt
     hOff: number,
     c: FloatArray,
     cOff: number,
-  ): void =>
-    gemm({
-      m: G,
-      n: H,
-      k: rows,
-      a: dG,
-      aOffset: off,
-      aRowStride: 1,
-      aColStride: G,
-      b: hArr,
-      bOffset: hOff,
-      bRowStride: H,
-      bColStride: 1,
-      c,
-      cOffset: cOff,
-    });
+  ): void => gemmRaw(G, H, rows, 1, dG, off, 1, G, 0, hArr, hOff, H, 1, 0, c, cOff);
   dGt(dGV.offset + first * BG, B, arr(h0V), h0V.offset, dW, dWV.offset);
   if (T > 1) {
     const dRest = dGV.offset + (reverse ? 0 : BG);
@@ -268,8 +295,8 @@ export const lstmLayerBackwardKernel: Kernel = (inputs, outputs, attrs: KernelAt
     dGt(dRest, (T - 1) * B, out, hRest, dTmp, 0);
     for (let e = 0; e < G * H; e++) dW[dWV.offset + e] = dW[dWV.offset + e]! + dTmp[e]!;
   }
-  if (dbV !== undefined && attrs.hasBias === true) {
-    const db = arr(dbV);
+  if (hasBias) {
+    const db = arr(dbV as TensorView);
     const acc = new Float64Array(G);
     for (let r = 0; r < T * B; r++) {
       const off = dGV.offset + r * G;
