@@ -8,8 +8,9 @@ import {
 } from '@gradfolio/tensor';
 import { type GPUStorage, GpuContext, totals } from './context.js';
 import { elementwiseKernels, isContiguous, runElementwise } from './kernels/elementwise.js';
-import { INDEX_OPS } from './kernels/errors.js';
+import { deviceError } from './kernels/errors.js';
 import { indexKernels } from './kernels/index.js';
+import { linalgKernels } from './kernels/linalg.js';
 import { lineKernels } from './kernels/lines.js';
 import { matmulKernel } from './kernels/matmul.js';
 import { type ReduceOp, reduceKernel } from './kernels/reduce.js';
@@ -125,20 +126,6 @@ function fromGpuBytes(bytes: ArrayBuffer, dtype: DType): TypedArray {
 }
 
 /**
- * The `INDEX_OUT_OF_RANGE` error for a device error record [op code, index, dim, size] (codes:
- * {@link INDEX_OPS}).
- */
-function indexError(record: Int32Array): GradfolioError {
-  const op = INDEX_OPS[record[0]! - 1] ?? 'index';
-  const [, index, dim, size] = record;
-  return new GradfolioError(
-    'INDEX_OUT_OF_RANGE',
-    `${op}: index ${index} is out of bounds for dimension ${dim} with size ${size} (found on the GPU by an earlier ${op}; its result was not valid, and this read is the first chance to report it)`,
-    { op, index, dim, size, device: 'webgpu' },
-  );
-}
-
-/**
  * Creates a WebGPU backend on an existing `GPUDevice` (does not register it; see `initWebGPU`).
  *
  * Storage is one GPU buffer per tensor storage (float32 as f32, int32 as i32, bool as one u32 0/1 word
@@ -172,6 +159,7 @@ export function createWebGPUBackend(device: GPUDevice): WebGPUBackend {
   kernels.set('matmul', matmulKernel(ctx));
   for (const [name, k] of indexKernels(ctx)) kernels.set(name, k);
   for (const [name, k] of lineKernels(ctx, kernels.get('copy')!)) kernels.set(name, k);
+  for (const [name, k] of linalgKernels(ctx)) kernels.set(name, k);
 
   const store = (dtype: DType, size: number, zero: boolean): GPUStorage => {
     const { buffer, bytes } = ctx.acquire(size * BYTES, zero);
@@ -206,7 +194,7 @@ export function createWebGPUBackend(device: GPUDevice): WebGPUBackend {
       offset = 0;
     }
     const { data, error } = await ctx.readBytes(ctx.encoder(), src, offset * BYTES, n * BYTES, temps);
-    if (error !== undefined) throw indexError(error);
+    if (error !== undefined) throw deviceError(error);
     return fromGpuBytes(data, view.dtype);
   };
 

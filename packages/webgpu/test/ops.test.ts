@@ -6,8 +6,11 @@
  */
 import {
   atan2,
+  cholesky,
   elu,
+  eye,
   GradfolioError,
+  inverse,
   linspace,
   manualSeed,
   maximum,
@@ -19,6 +22,7 @@ import {
   remainder,
   sigmoidBackward,
   slice,
+  solve,
   type Tensor,
   tanhBackward,
   tensor,
@@ -338,17 +342,81 @@ describe('line kernels: scans, arg-reductions, sort, scatter', () => {
   });
 });
 
-describe('out-of-range indices', () => {
-  async function rejection(p: Promise<unknown>): Promise<GradfolioError> {
-    try {
-      await p;
-    } catch (e) {
-      if (GradfolioError.isInstance(e)) return e;
-      throw e;
-    }
-    throw new Error('expected the read to fail');
-  }
+describe('linear algebra (float32)', () => {
+  const LINALG = { rtol: 1e-3, atol: 1e-4 };
+  /** Well-conditioned symmetric positive-definite matrices: M Mᵀ / n + I. */
+  const spd = (batch: number[], n: number): Tensor => {
+    const m = randn([...batch, n, n]);
+    return m.matmul(m.mT).div(n).add(eye(n));
+  };
 
+  it('cholesky, lower and upper, batched, transposed, larger than a workgroup', async () => {
+    for (const [batch, n] of [
+      [[], 1],
+      [[], 5],
+      [[3], 7],
+      [[2, 2], 4],
+      [[], 100],
+    ] as Array<[number[], number]>) {
+      const a = spd(batch, n);
+      await checkBoth((t) => cholesky(t), [a], LINALG);
+      await checkBoth((t) => cholesky(t.mT, { upper: true }), [a], LINALG);
+    }
+  });
+
+  it('solve and inverse: pivoting, batches with broadcast A, vectors, larger than a workgroup', async () => {
+    const a = randn([3, 6, 6]).add(eye(6).mul(3));
+    await checkBoth((x, y) => solve(x, y), [a, randn([3, 6, 2])], LINALG);
+    await checkBoth((x, y) => solve(x, y), [a.index(0), randn([4, 6, 3])], LINALG);
+    await checkBoth((x, y) => solve(x, y), [a.index(1), randn([6])], LINALG);
+    await checkBoth((x) => inverse(x), [a], LINALG);
+    await checkBoth((x) => inverse(x.mT), [a], LINALG);
+    // Needs row swaps: a zero leading entry.
+    const p = f32([0, 2, 1, 1, 1, 0, 3, 0, 1]).view(3, 3);
+    await checkBoth((x) => inverse(x), [p], LINALG);
+    const big = randn([90, 90]).add(eye(90).mul(12));
+    await checkBoth((x, y) => solve(x, y), [big, randn([90, 70])], LINALG);
+    await checkBoth((x) => inverse(x), [big], LINALG);
+  });
+
+  it('not positive-definite / singular input raises LINALG_ERROR at the next read', async () => {
+    const notPd = f32([1, 2, 2, 1]).view(2, 2).to('webgpu');
+    const singular = f32([1, 2, 2, 4]).view(2, 2).to('webgpu');
+    const batched = f32([1, 0, 0, 1, 1, 2, 2, 4]).view(2, 2, 2).to('webgpu');
+    const cases: Array<[() => Tensor, object, RegExp]> = [
+      [
+        () => cholesky(notPd),
+        { op: 'cholesky', order: 2 },
+        /^cholesky: the factorization could not be completed/,
+      ],
+      [() => solve(singular, notPd), { op: 'solve', element: 2 }, /^solve: the solver failed/],
+      [
+        () => inverse(batched),
+        { op: 'inverse', batch: 1, element: 2 },
+        /^inverse: \(batch element 1\): the diagonal element 2 is zero/,
+      ],
+    ];
+    for (const [run, details, message] of cases) {
+      const err = await rejection(run().data());
+      expect(err.code).toBe('LINALG_ERROR');
+      expect(err.details).toMatchObject(details);
+      expect(err.message).toMatch(message);
+      expect((await notPd.data()).length).toBe(4);
+    }
+  });
+});
+
+async function rejection(p: Promise<unknown>): Promise<GradfolioError> {
+  try {
+    await p;
+  } catch (e) {
+    if (GradfolioError.isInstance(e)) return e;
+    throw e;
+  }
+  throw new Error('expected the read to fail');
+}
+
+describe('out-of-range indices', () => {
   it('raise INDEX_OUT_OF_RANGE at the next read (gather, indexSelect, scatter, scatterAdd)', async () => {
     const x = randn([3, 4]).to('webgpu');
     const bad = tensor([[0, 4]], { dtype: 'int32' }).to('webgpu');
