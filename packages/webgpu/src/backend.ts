@@ -129,14 +129,14 @@ function fromGpuBytes(bytes: ArrayBuffer, dtype: DType): TypedArray {
  * Creates a WebGPU backend on an existing `GPUDevice` (does not register it; see `initWebGPU`).
  *
  * Storage is one GPU buffer per tensor storage (float32 as f32, int32 as i32, bool as one u32 0/1 word
- * per element), pooled by size class on free. Kernels: every primitive of the op table except the
- * cpu-only factorisations `cholesky`, `solve` and `inverse`, which raise `KERNEL_MISSING` with a hint
- * to move to the CPU (pointwise ops, reductions, scans, max/min/arg-reductions, sort, gather, scatter,
- * indexSelect, matmul, and the fused `tanhBackward`/`sigmoidBackward`). Out-of-range indices of the
- * index kernels make the next read raise `INDEX_OUT_OF_RANGE`. There is no `readSync`, so the tensor
- * core's synchronous reads raise `SYNC_READ_UNAVAILABLE`. Throws `BACKEND_UNAVAILABLE` when the
- * device's compute limits are below the WebGPU core defaults the kernels use (256 invocations per
- * workgroup, 16 KiB of workgroup memory, 4 storage buffers per stage): compatibility-mode devices must
+ * per element), pooled by size class on free. Kernels: every primitive of the op table (pointwise
+ * ops, reductions, scans, max/min/arg-reductions, sort, gather, scatter, indexSelect, matmul, float32
+ * cholesky/solve/inverse, and the fused `tanhBackward`/`sigmoidBackward`). Errors a kernel finds (an
+ * out-of-range index, a singular or non-positive-definite matrix) make the next read raise
+ * `INDEX_OUT_OF_RANGE` or `LINALG_ERROR`. There is no `readSync`, so the tensor core's synchronous
+ * reads raise `SYNC_READ_UNAVAILABLE`. Throws `BACKEND_UNAVAILABLE` when the device's compute limits
+ * are below the WebGPU core defaults the kernels use (256 invocations per workgroup, 16 KiB of
+ * workgroup memory, 4 storage buffers per stage): compatibility-mode devices must
  * request them.
  *
  * @example

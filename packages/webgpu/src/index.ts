@@ -1,6 +1,6 @@
 /**
  * @gradfolio/webgpu: a WebGPU backend for `@gradfolio/tensor` (WGSL compute kernels for every primitive
- * op but the cpu-only factorisations, pooled GPU buffers, asynchronous reads).
+ * op of the op table, pooled GPU buffers, asynchronous reads).
  *
  * @example
  * ```ts

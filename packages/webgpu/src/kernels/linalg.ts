@@ -1,7 +1,8 @@
 /**
  * `cholesky`, `solve` and `inverse` for float32: one 64-thread workgroup per matrix of the batch,
  * working in place in global memory, with a barrier between the steps of the factorisation (so the
- * matrices should be small to medium; each step is parallel over rows or columns).
+ * matrices should be small to medium; each step is parallel over rows or columns). The barriers are
+ * storage barriers too: the threads exchange matrix entries through the storage buffers.
  *
  * - cholesky: A is copied into the output (copy kernel), then factorised in place column by column
  *   (left-looking: L[i][j] = (A[i][j] - sum_k L[i][k] L[j][k]) / L[j][j], in parallel over i); the other
@@ -41,7 +42,8 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
   let base = b * n * n;
   let t = i32(lid);
   if (lid == 0u) { failed = 0u; }
-  workgroupBarrier();
+  storageBarrier();
+    workgroupBarrier();
   for (var j = 0; j < n; j++) {
     if (lid == 0u) {
       var s = m[base + j * n + j];
@@ -59,6 +61,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
       }
       m[base + j * n + j] = sqrt(s);
     }
+    storageBarrier();
     if (workgroupUniformLoad(&failed) != 0u) { return; }
     let d = m[base + j * n + j];
     for (var i = j + 1 + t; i < n; i += ${LWG}) {
@@ -66,6 +69,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
       for (var k = 0; k < j; k++) { s = s - m[base + i * n + k] * m[base + j * n + k]; }
       m[base + i * n + j] = s / d;
     }
+    storageBarrier();
     workgroupBarrier();
   }
   // The other triangle: zero, or (upper) the transpose of L, then zero L's strict lower part.
@@ -75,7 +79,8 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     let j = e % n;
     if (j > i) { m[base + e] = select(0.0, m[base + j * n + i], upper); }
   }
-  workgroupBarrier();
+  storageBarrier();
+    workgroupBarrier();
   if (upper) {
     for (var e = t; e < n * n; e += ${LWG}) {
       if (e % n < e / n) { m[base + e] = 0.0; }
@@ -106,7 +111,8 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     for (var e = t; e < n * k; e += ${LWG}) { x[x0 + e] = select(0.0, 1.0, e / k == e % k); }
   }
   if (lid == 0u) { failed = 0u; }
-  workgroupBarrier();
+  storageBarrier();
+    workgroupBarrier();
   for (var c = 0; c < n; c++) {
     if (lid == 0u) {
       var p = c;
@@ -125,6 +131,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
         }
       }
     }
+    storageBarrier();
     if (workgroupUniformLoad(&failed) != 0u) { return; }
     let p = workgroupUniformLoad(&piv);
     if (p != c) {
@@ -139,6 +146,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
         x[x0 + p * k + j] = s;
       }
     }
+    storageBarrier();
     workgroupBarrier();
     let pv = lu[a0 + c * n + c];
     for (var r = c + 1 + t; r < n; r += ${LWG}) {
@@ -148,6 +156,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
       for (var j = c + 1; j < n; j++) { lu[a0 + r * n + j] = lu[a0 + r * n + j] - f * lu[a0 + c * n + j]; }
       for (var j = 0; j < k; j++) { x[x0 + r * k + j] = x[x0 + r * k + j] - f * x[x0 + c * k + j]; }
     }
+    storageBarrier();
     workgroupBarrier();
   }
   // Back substitution: the columns of X are independent.
