@@ -14,7 +14,7 @@
  * NaN and infinity are built at run time from bit patterns (a NaN constant expression is a WGSL
  * shader-creation error) and tested through their bits, so no compiler can fold the tests away.
  */
-import type { DType, KernelAttrs } from '@gradfolio/tensor';
+import { type DType, GradfolioError, type KernelAttrs } from '@gradfolio/tensor';
 
 /** What an elementwise op computes, given its input values (already loaded, storage-typed). @internal */
 export interface EwOp {
@@ -283,24 +283,41 @@ const nz = (v: string, t: DType): string =>
 
 const noParams = (): number[] => [];
 
-/** A unary op with one expression per storage type (bool falls back to the identity). */
+/**
+ * The dispatcher casts inputs to the dtypes the op table allows (e.g. integers to float32 for `exp`),
+ * so a missing dtype variant is a bug in this table, raised instead of computing something else.
+ */
+function noVariant(dtype: DType | undefined): never {
+  throw new GradfolioError(
+    'DTYPE_MISMATCH',
+    `webgpu: this pointwise kernel has no ${dtype} variant (the tensor core should have cast the input)`,
+    { dtype: dtype ?? 'unknown', device: 'webgpu' },
+  );
+}
+
+/**
+ * A unary op with one expression per storage type. `same: true` marks ops whose int32 and bool
+ * results default to the input (floor, ceil, round, trunc, and bool abs/sign/relu).
+ */
 function unary(
   f: {
-    f?: (x: string, p: readonly string[]) => string;
+    f: (x: string, p: readonly string[]) => string;
     i?: (x: string, p: readonly string[]) => string;
     b?: (x: string) => string;
   },
   params = 0,
   paramValues: (attrs: KernelAttrs, out: DType) => number[] = noParams,
+  same = true,
 ): EwOp {
   return {
     params,
     math: true,
     expr: ([x], t, _out, p) => {
       const v = x!;
-      if (t[0] === 'float32') return f.f!(v, p);
-      if (t[0] === 'int32') return (f.i ?? ((s: string) => s))(v, p);
-      return (f.b ?? ((s: string) => s))(v);
+      if (t[0] === 'float32') return f.f(v, p);
+      const g = t[0] === 'int32' ? f.i : f.b;
+      if (g !== undefined) return g(v, p);
+      return same ? v : noVariant(t[0]);
     },
     paramValues,
   };
@@ -311,7 +328,7 @@ const floatUnary = (
   fn: (x: string, p: readonly string[]) => string,
   params = 0,
   pv: (attrs: KernelAttrs, out: DType) => number[] = noParams,
-): EwOp => unary({ f: fn }, params, pv);
+): EwOp => unary({ f: fn }, params, pv, false);
 
 const fbits = (v: unknown, dflt: number): number =>
   f32AsI32(v === undefined || v === null ? dflt : Number(v));
@@ -337,8 +354,8 @@ function binary(
     math: true,
     expr: ([a, b], t, _out, p) => {
       if (t[0] === 'float32') return f.f(a!, b!, p);
-      if (t[0] === 'int32') return f.i!(a!, b!, p);
-      return f.b!(a!, b!, p);
+      const g = t[0] === 'int32' ? f.i : f.b;
+      return g !== undefined ? g(a!, b!, p) : noVariant(t[0]);
     },
     paramValues,
   };
