@@ -43,7 +43,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
   let t = i32(lid);
   if (lid == 0u) { failed = 0u; }
   storageBarrier();
-    workgroupBarrier();
+  workgroupBarrier();
   for (var j = 0; j < n; j++) {
     if (lid == 0u) {
       var s = m[base + j * n + j];
@@ -51,7 +51,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
         let l = m[base + j * n + k];
         s = s - l * l;
       }
-      if (!(s > 0.0)) {
+      if (!(s > 0.0) || (bitcast<u32>(s) & 0x7fffffffu) > 0x7f800000u) {
         failed = 1u;
         if (atomicExchange(&errb[0], ${errorCode('cholesky')}) == 0) {
           atomicStore(&errb[1], b);
@@ -80,7 +80,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     if (j > i) { m[base + e] = select(0.0, m[base + j * n + i], upper); }
   }
   storageBarrier();
-    workgroupBarrier();
+  workgroupBarrier();
   if (upper) {
     for (var e = t; e < n * n; e += ${LWG}) {
       if (e % n < e / n) { m[base + e] = 0.0; }
@@ -112,7 +112,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
   }
   if (lid == 0u) { failed = 0u; }
   storageBarrier();
-    workgroupBarrier();
+  workgroupBarrier();
   for (var c = 0; c < n; c++) {
     if (lid == 0u) {
       var p = c;

@@ -406,7 +406,12 @@ export const POINTWISE: Record<string, EwOp> = {
     (a) => [fbits(a.alpha, 1)],
   ),
   // ---- same-dtype unary
-  neg: unary({ f: (x) => `-${x}`, i: (x) => `bitcast<i32>(0u - bitcast<u32>(${x}))` }),
+  // (bool negation is refused by the tensor core: use logicalNot.)
+  neg: unary({
+    f: (x) => `-${x}`,
+    i: (x) => `bitcast<i32>(0u - bitcast<u32>(${x}))`,
+    b: () => noVariant('bool'),
+  }),
   abs: unary({ f: (x) => `abs(${x})`, i: (x) => `abs(${x})` }),
   // The CPU's sign keeps -0 and maps NaN to 0.
   sign: unary({
