@@ -75,7 +75,7 @@ def main():
     def fwdbwd0():
         mse(close(x0), y0).backward()
 
-    out["fwdbwd_s000"] = median(fwdbwd0, runs * 5, warmup * 5)
+    out["fwdbwd_s000"] = median(fwdbwd0, 200, 300)
 
     port = PortfolioModel()
     x3 = torch.randn(64, 50, 8)
@@ -111,7 +111,7 @@ def main():
             total += loss.item()
         return total
 
-    out["epoch_s000"] = median(epoch, cfg["epochRuns"], 1)
+    out["epoch_s000"] = median(epoch, cfg["epochRuns"], 2)
     out["epoch_steps"] = len(loader)
     print(json.dumps(out))
 

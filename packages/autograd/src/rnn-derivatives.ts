@@ -10,14 +10,20 @@ import type { Derivative, DerivativeContext } from './node.js';
 function compositeBackward(
   gOut: Tensor,
   gcN: Tensor,
-  xp: Tensor,
+  x: Tensor,
   h0: Tensor,
   c0: Tensor,
+  wih: Tensor,
   whh: Tensor,
+  bih: Tensor | undefined,
   bhh: Tensor | undefined,
   reverse: boolean,
-): [Tensor, Tensor, Tensor, Tensor, Tensor | undefined] {
-  const T = xp.shape[0] as number;
+): Array<Tensor | undefined> {
+  const T = x.shape[0] as number;
+  const B = x.shape[1] as number;
+  const I = x.shape[2] as number;
+  const flat = x.reshape(T * B, I).matmul(wih.T);
+  const xp = (bih === undefined ? flat : flat.add(bih)).reshape(T, B, wih.shape[0] as number);
   const whhT = whh.T;
   type Step = { i: Tensor; f: Tensor; g: Tensor; o: Tensor; cPrev: Tensor; c: Tensor; hPrev: Tensor };
   const steps: Step[] = [];
@@ -65,12 +71,16 @@ function compositeBackward(
   }
   const dXp = stack(dz, 0);
   const G = whh.shape[0] as number;
+  const dFlat = dXp.reshape(T * B, G);
+  const db = bhh === undefined ? undefined : dFlat.sum(0);
   return [
-    dXp,
+    dFlat.matmul(wih).reshape(T, B, I),
     dh,
     dc,
+    dFlat.T.matmul(x.reshape(T * B, I)),
     dW ?? zeros([G, whh.shape[1] as number], { dtype: whh.dtype, device: whh.device }),
-    bhh === undefined ? undefined : dXp.sum([0, 1]),
+    db,
+    db,
   ];
 }
 
@@ -83,25 +93,32 @@ export const lstmLayerDerivative: Derivative = {
     const reverse = c.attrs.reverse === true;
     const gOut = c.grads[0]!;
     const gcN = c.grads[1]!;
-    const xp = c.input(0);
+    const x = c.input(0);
     const h0 = c.input(1);
     const c0 = c.input(2);
-    const whh = c.input(3);
-    const bhh = hasBias ? c.input(4) : undefined;
-    const grads =
-      !isGradEnabled() && xp.backend.kernels.has('lstmLayerBackward')
-        ? lstmLayerBackward(
-            gOut,
-            gcN,
-            h0,
-            c0,
-            whh,
-            c.attrs.gates as Tensor,
-            c.attrs.cells as Tensor,
-            c.output(0),
-            { reverse, hasBias },
-          )
-        : compositeBackward(gOut, gcN, xp, h0, c0, whh, bhh, reverse);
-    return grads.slice(0, hasBias ? 5 : 4).map((g, k) => (c.needs[k] ? g : undefined));
+    const wih = c.input(3);
+    const whh = c.input(4);
+    let grads: Array<Tensor | undefined>;
+    if (!isGradEnabled() && x.backend.kernels.has('lstmLayerBackward')) {
+      const [dx, dh0, dc0, dWih, dWhh, db] = lstmLayerBackward(
+        gOut,
+        gcN,
+        x,
+        h0,
+        c0,
+        wih,
+        whh,
+        c.attrs.gates as Tensor,
+        c.attrs.cells as Tensor,
+        c.output(0),
+        { reverse, hasBias },
+      );
+      grads = [dx, dh0, dc0, dWih, dWhh, db, db];
+    } else {
+      const bih = hasBias ? c.input(5) : undefined;
+      const bhh = hasBias ? c.input(6) : undefined;
+      grads = compositeBackward(gOut, gcN, x, h0, c0, wih, whh, bih, bhh, reverse);
+    }
+    return grads.slice(0, hasBias ? 7 : 5).map((g, k) => (c.needs[k] ? g : undefined));
   },
 };

@@ -416,17 +416,23 @@ export abstract class RNNBase<H> extends Module<
       for (let dir = 0; dir < D; dir++) {
         const idx = layer * D + dir;
         const { wih, whh, whhT, bih, bhh, whrT } = this.#weights(idx);
-        const xp = project(layerInput, wih, bih);
         let h = h0.select(0, idx);
         let c = c0?.select(0, idx);
         if (isLSTM && whrT === undefined) {
           // One fused op per layer and direction (the backend's kernel, or the same ops as below).
-          const [out, hN, cN] = lstmLayer(xp, h, c as Tensor, whh, bhh, { reverse: dir === 1 });
+          const [out, hN, cN] = lstmLayer(
+            layerInput,
+            h,
+            c as Tensor,
+            { wih, whh, bih, bhh },
+            { reverse: dir === 1 },
+          );
           hs.push(hN);
           cs.push(cN);
           dirOutputs.push(out);
           continue;
         }
+        const xp = project(layerInput, wih, bih);
         const outs: Tensor[] = new Array<Tensor>(T);
         for (let k = 0; k < T; k++) {
           const t = dir === 0 ? k : T - 1 - k;
@@ -444,7 +450,9 @@ export abstract class RNNBase<H> extends Module<
         layerInput = this._dropout(layerInput);
       }
     }
-    return [layerInput, stack(hs, 0), isLSTM ? stack(cs, 0) : undefined];
+    // One layer and direction (the common case): a view instead of a copy.
+    const join = (l: Tensor[]): Tensor => (l.length === 1 ? (l[0] as Tensor).unsqueeze(0) : stack(l, 0));
+    return [layerInput, join(hs), isLSTM ? join(cs) : undefined];
   }
 
   /**
@@ -984,10 +992,13 @@ export class LSTMCell extends RNNCellBase<[Tensor, Tensor], [Tensor, Tensor]> {
     const x = batched ? input : input.unsqueeze(0);
     const h = hx === undefined ? this._zeros(x) : batched ? hx[0] : hx[0].unsqueeze(0);
     const c = hx === undefined ? this._zeros(x) : batched ? hx[1] : hx[1].unsqueeze(0);
-    // One step of the fused layer: x @ W_ih^T + b_ih, then the recurrence as one op.
-    const xp =
-      this.biasIh === undefined ? x.matmul(this.weightIh.T) : x.matmul(this.weightIh.T).add(this.biasIh);
-    const [, h1, c1] = lstmLayer(xp.unsqueeze(0), h, c, this.weightHh, this.biasHh);
+    // One step of the fused layer (one op, one autograd node).
+    const [, h1, c1] = lstmLayer(x.unsqueeze(0), h, c, {
+      wih: this.weightIh,
+      whh: this.weightHh,
+      bih: this.biasIh,
+      bhh: this.biasHh,
+    });
     return batched ? [h1, c1] : [h1.squeeze(0), c1.squeeze(0)];
   }
 }

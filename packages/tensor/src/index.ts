@@ -139,6 +139,7 @@ export {
 } from './ops/reduce.js';
 export {
   type LSTMLayerOptions,
+  type LSTMLayerWeights,
   lstmLayer,
   lstmLayerBackward,
   lstmLayerComposite,

@@ -263,12 +263,12 @@ def('nonzero', 'composite', ['index', 'cpu-only'], 'int32', { differentiable: fa
 // ---- fused (optional kernels; the composite definition is the fallback and the reference) ----
 def('lstmLayer', 'fused', ['linalg'], 'same (float32 or float64)', {
   kernel:
-    'inputs [xp [T,B,4H], h0 [B,H], c0 [B,H], whh [4H,H], bhh [4H] when attrs.hasBias] contiguous; outputs [out [T,B,H], cN [B,H], gates [T,B,4H] (activated i,f,g,o), cells [T,B,H]]; attrs.reverse walks t = T-1..0',
+    'inputs [x [T,B,I], h0 [B,H], c0 [B,H], wih [4H,I], whh [4H,H], bih [4H], bhh [4H] (biases when attrs.hasBias)] contiguous; outputs [out [T,B,H], cN [B,H], gates [T,B,4H] (activated i,f,g,o), cells [T,B,H]]; attrs.reverse walks t = T-1..0',
 });
 def('lstmLayerBackward', 'fused', ['linalg'], 'same', {
   differentiable: false,
   kernel:
-    'inputs [gOut [T,B,H], gcN [B,H], h0, c0, whh, gates, cells, out] contiguous; outputs [dXp [T,B,4H], dh0, dc0, dWhh [4H,H], dbhh [4H] when attrs.hasBias]',
+    'inputs [gOut [T,B,H], gcN [B,H], x, h0, c0, wih, whh, gates, cells, out] contiguous; outputs [dx [T,B,I], dh0, dc0, dWih [4H,I], dWhh [4H,H], db [4H] (both biases, when attrs.hasBias)]',
 });
 
 // ---- views ----

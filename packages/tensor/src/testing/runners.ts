@@ -231,12 +231,30 @@ export const runners: Readonly<Record<string, Runner>> = {
   atan2: binary(atan2),
   tanhBackward: binary(tanhBackward),
   lstmLayer: (i, a) =>
-    lstmLayer(at(i, 0), at(i, 1), at(i, 2), at(i, 3), i[4], defined({ reverse: bool(a, 'reverse') })),
+    lstmLayer(
+      at(i, 0),
+      at(i, 1),
+      at(i, 2),
+      { wih: at(i, 3), whh: at(i, 4), bih: i[5], bhh: i[6] },
+      defined({ reverse: bool(a, 'reverse') }),
+    ),
   lstmLayerBackward: (i, a) =>
-    lstmLayerBackward(at(i, 0), at(i, 1), at(i, 2), at(i, 3), at(i, 4), at(i, 5), at(i, 6), at(i, 7), {
-      reverse: bool(a, 'reverse') === true,
-      hasBias: bool(a, 'hasBias') === true,
-    }).filter((t): t is Tensor => t !== undefined),
+    lstmLayerBackward(
+      at(i, 0),
+      at(i, 1),
+      at(i, 2),
+      at(i, 3),
+      at(i, 4),
+      at(i, 5),
+      at(i, 6),
+      at(i, 7),
+      at(i, 8),
+      at(i, 9),
+      {
+        reverse: bool(a, 'reverse') === true,
+        hasBias: bool(a, 'hasBias') === true,
+      },
+    ).filter((t): t is Tensor => t !== undefined),
   sigmoidBackward: binary(sigmoidBackward),
   minimum: binary(minimum),
   maximum: binary(maximum),

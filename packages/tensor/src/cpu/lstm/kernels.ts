@@ -1,7 +1,7 @@
 import type { Kernel, KernelAttrs, TensorView } from '../../backend.js';
 import { type FloatArray, gemmRaw } from '../gemm/index.js';
 import { POW2, sigmoidStatements, tanhStatements } from '../math.js';
-import { lstmBackwardWasm, lstmForwardWasm, lstmWasmEligible } from './wasm.js';
+import { type F32Ref, lstmBackwardWasm, lstmForwardWasm, lstmWasmEligible } from './wasm.js';
 
 /**
  * The CPU's fused LSTM layer (`lstmLayer` / `lstmLayerBackward` of the op table): one kernel call runs
@@ -32,6 +32,10 @@ function arr(v: TensorView): FloatArray {
   return v.handle as FloatArray;
 }
 
+function ref(v: TensorView): F32Ref {
+  return { a: v.handle as Float32Array, off: v.offset };
+}
+
 /** C[m, n] = A[m, k] @ B^T where B is `[n, k]` row-major (so B^T is read with swapped strides). */
 function gemmABt(
   m: number,
@@ -52,11 +56,10 @@ function dims(xp: TensorView, h0: TensorView): { T: number; B: number; H: number
 }
 
 /**
- * Forward. Inputs `[xp [T,B,4H], h0 [B,H], c0 [B,H], whh [4H,H], bhh [4H]?]` (xp already holds
- * `x @ W_ih^T + b_ih`); outputs `[out [T,B,H], cN [B,H], gates [T,B,4H] (activated), cells [T,B,H]]`;
- * attrs `reverse` (walk t = T-1 .. 0), `hasBias`.
+ * The recurrence given the input projection: inputs `[xp [T,B,4H], h0, c0, whh [4H,H], bias [4H]?]` (bias
+ * when `attrs.hasBias`, the sum of both); outputs as {@link lstmLayerKernel}'s.
  */
-export const lstmLayerKernel: Kernel = (inputs, outputs, attrs: KernelAttrs) => {
+const projectedForward: Kernel = (inputs, outputs, attrs: KernelAttrs) => {
   const [xpV, h0V, c0V, whhV, bhhV] = inputs as [TensorView, TensorView, TensorView, TensorView, TensorView?];
   const [outV, cNV, gatesV, cellsV] = outputs as [TensorView, TensorView, TensorView, TensorView];
   const { T, B, H } = dims(xpV, h0V);
@@ -73,36 +76,6 @@ export const lstmLayerKernel: Kernel = (inputs, outputs, attrs: KernelAttrs) => 
   const out = arr(outV);
   const gates = arr(gatesV);
   const cells = arr(cellsV);
-  if (
-    is32 &&
-    T > 0 &&
-    lstmWasmEligible(H) &&
-    lstmForwardWasm(
-      T,
-      B,
-      H,
-      reverse,
-      xp as Float32Array,
-      xpV.offset,
-      h0 as Float32Array,
-      h0V.offset,
-      c0 as Float32Array,
-      c0V.offset,
-      whh as Float32Array,
-      whhV.offset,
-      bhh as Float32Array | undefined,
-      bOff,
-      out as Float32Array,
-      outV.offset,
-      arr(cNV) as Float32Array,
-      cNV.offset,
-      gates as Float32Array,
-      gatesV.offset,
-      cells as Float32Array,
-      cellsV.offset,
-    )
-  )
-    return;
   const G = 4 * H;
   const BG = B * G;
   const BH = B * H;
@@ -158,10 +131,10 @@ export const lstmLayerKernel: Kernel = (inputs, outputs, attrs: KernelAttrs) => 
 };
 
 /**
- * Backward. Inputs `[gOut [T,B,H], gcN [B,H], h0, c0, whh, gates, cells, out]` (the forward's saved
- * tensors); outputs `[dGates [T,B,4H] (= d xp), dh0 [B,H], dc0 [B,H], dWhh [4H,H], dbhh [4H]?]`.
+ * The recurrence's backward: inputs `[gOut, gcN, h0, c0, whh, gates, cells, out]`; outputs `[dXp [T,B,4H],
+ * dh0, dc0, dWhh, db?]`.
  */
-export const lstmLayerBackwardKernel: Kernel = (inputs, outputs, attrs: KernelAttrs) => {
+const projectedBackward: Kernel = (inputs, outputs, attrs: KernelAttrs) => {
   const [gOutV, gcNV, h0V, c0V, whhV, gatesV, cellsV, outV] = inputs as TensorView[] as [
     TensorView,
     TensorView,
@@ -197,44 +170,6 @@ export const lstmLayerBackwardKernel: Kernel = (inputs, outputs, attrs: KernelAt
   const dc0 = arr(dc0V);
   const dW = arr(dWV);
   const hasBias = dbV !== undefined && attrs.hasBias === true;
-  if (
-    gatesV.dtype === 'float32' &&
-    T > 0 &&
-    lstmWasmEligible(H) &&
-    lstmBackwardWasm(
-      T,
-      B,
-      H,
-      reverse,
-      gOut as Float32Array,
-      gOutV.offset,
-      gcN as Float32Array,
-      gcNV.offset,
-      arr(h0V) as Float32Array,
-      h0V.offset,
-      c0 as Float32Array,
-      c0V.offset,
-      whh as Float32Array,
-      whhV.offset,
-      gates as Float32Array,
-      gatesV.offset,
-      cells as Float32Array,
-      cellsV.offset,
-      out as Float32Array,
-      outV.offset,
-      dG as Float32Array,
-      dGV.offset,
-      dh0 as Float32Array,
-      dh0V.offset,
-      dc0 as Float32Array,
-      dc0V.offset,
-      dW as Float32Array,
-      dWV.offset,
-      hasBias ? (arr(dbV as TensorView) as Float32Array) : undefined,
-      dbV?.offset ?? 0,
-    )
-  )
-    return;
   // dh and dc of the step being processed; dh is rewritten by each step's GEMM.
   const dh = new (dGV.dtype === 'float32' ? Float32Array : Float64Array)(BH);
   const dc = new Float64Array(BH);
@@ -304,4 +239,128 @@ export const lstmLayerBackwardKernel: Kernel = (inputs, outputs, attrs: KernelAt
     }
     for (let q = 0; q < G; q++) db[dbV.offset + q] = acc[q]!;
   }
+};
+
+function temp(dtype: TensorView['dtype'], shape: number[]): TensorView & { handle: FloatArray } {
+  let n = 1;
+  for (const d of shape) n *= d;
+  const strides = shape.map((_, i) => shape.slice(i + 1).reduce((a, b) => a * b, 1));
+  return {
+    handle: dtype === 'float32' ? new Float32Array(n) : new Float64Array(n),
+    dtype,
+    shape,
+    strides,
+    offset: 0,
+  };
+}
+
+/**
+ * Forward of one direction of one layer. Inputs `[x [T,B,I], h0 [B,H], c0 [B,H], wih [4H,I], whh [4H,H],
+ * bih [4H], bhh [4H]]` (biases when `attrs.hasBias`); outputs `[out [T,B,H], cN [B,H], gates [T,B,4H]
+ * (activated), cells [T,B,H]]`; `attrs.reverse` walks t = T-1 .. 0. The input projection of every step is
+ * one GEMM up front; the two biases are added once, summed.
+ */
+export const lstmLayerKernel: Kernel = (inputs, outputs, attrs: KernelAttrs) => {
+  const [xV, h0V, c0V, wihV, whhV, bihV, bhhV] = inputs as [
+    TensorView,
+    TensorView,
+    TensorView,
+    TensorView,
+    TensorView,
+    TensorView?,
+    TensorView?,
+  ];
+  const [T, B, I] = xV.shape as [number, number, number];
+  const G = wihV.shape[0] as number;
+  const H = G / 4;
+  let bias: (TensorView & { handle: FloatArray }) | undefined;
+  if (attrs.hasBias === true && bihV !== undefined && bhhV !== undefined) {
+    const b = temp(xV.dtype, [G]);
+    const bi = arr(bihV);
+    const bh = arr(bhhV);
+    for (let q = 0; q < G; q++)
+      b.handle[q] = (bi[bihV.offset + q] as number) + (bh[bhhV.offset + q] as number);
+    bias = b;
+  }
+  if (xV.dtype === 'float32' && T > 0 && lstmWasmEligible(H)) {
+    const [outV, cNV, gatesV, cellsV] = outputs as [TensorView, TensorView, TensorView, TensorView];
+    const d = { T, B, H, I, reverse: attrs.reverse === true };
+    const done = lstmForwardWasm(
+      d,
+      ref(xV),
+      ref(h0V),
+      ref(c0V),
+      ref(wihV),
+      ref(whhV),
+      bias?.handle as Float32Array | undefined,
+      ref(outV),
+      ref(cNV),
+      ref(gatesV),
+      ref(cellsV),
+    );
+    if (done) return;
+  }
+  const xp = temp(xV.dtype, [T, B, G]);
+  gemmRaw(T * B, G, I, 1, arr(xV), xV.offset, I, 1, 0, arr(wihV), wihV.offset, 1, I, 0, xp.handle, 0);
+  projectedForward(bias === undefined ? [xp, h0V, c0V, whhV] : [xp, h0V, c0V, whhV, bias], outputs, attrs);
+};
+
+/**
+ * Backward of {@link lstmLayerKernel}. Inputs `[gOut [T,B,H], gcN [B,H], x, h0, c0, wih, whh, gates, cells,
+ * out]`; outputs `[dx [T,B,I], dh0, dc0, dWih [4H,I], dWhh [4H,H], db [4H]]` (`db` when `attrs.hasBias`: the
+ * gradient of both biases).
+ */
+export const lstmLayerBackwardKernel: Kernel = (inputs, outputs, attrs: KernelAttrs) => {
+  const [gOutV, gcNV, xV, h0V, c0V, wihV, whhV, gatesV, cellsV, outV] = inputs as TensorView[] as [
+    TensorView,
+    TensorView,
+    TensorView,
+    TensorView,
+    TensorView,
+    TensorView,
+    TensorView,
+    TensorView,
+    TensorView,
+    TensorView,
+  ];
+  const [dxV, dh0V, dc0V, dWihV, dWhhV, dbV] = outputs as [
+    TensorView,
+    TensorView,
+    TensorView,
+    TensorView,
+    TensorView,
+    TensorView?,
+  ];
+  const [T, B, I] = xV.shape as [number, number, number];
+  const G = wihV.shape[0] as number;
+  const H = G / 4;
+  if (xV.dtype === 'float32' && T > 0 && lstmWasmEligible(H)) {
+    const d = { T, B, H, I, reverse: attrs.reverse === true };
+    const done = lstmBackwardWasm(
+      d,
+      ref(gOutV),
+      ref(gcNV),
+      ref(xV),
+      ref(h0V),
+      ref(c0V),
+      ref(wihV),
+      ref(whhV),
+      ref(gatesV),
+      ref(cellsV),
+      ref(outV),
+      ref(dxV),
+      ref(dh0V),
+      ref(dc0V),
+      ref(dWihV),
+      ref(dWhhV),
+      attrs.hasBias === true && dbV !== undefined ? ref(dbV) : undefined,
+    );
+    if (done) return;
+  }
+  const dG = temp(xV.dtype, [T, B, G]);
+  const rest = dbV === undefined ? [dG, dh0V, dc0V, dWhhV] : [dG, dh0V, dc0V, dWhhV, dbV];
+  projectedBackward([gOutV, gcNV, h0V, c0V, whhV, gatesV, cellsV, outV], rest, attrs);
+  // dx = dGates @ W_ih and dW_ih = dGates^T @ x, each one GEMM over all T * B rows.
+  gemmRaw(T * B, I, G, 1, dG.handle, 0, G, 1, 0, arr(wihV), wihV.offset, I, 1, 0, arr(dxV), dxV.offset);
+  gemmRaw(G, I, T * B, 1, dG.handle, 0, 1, G, 0, arr(xV), xV.offset, I, 1, 0, arr(dWihV), dWihV.offset);
 };

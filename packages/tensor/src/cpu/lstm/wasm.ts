@@ -1,7 +1,7 @@
 /**
  * The float32 fused LSTM on wasm SIMD: the sequence's tensors are copied once into the module's own
- * memory, the per-step GEMMs (the shared GEMM engine) read and write views of that memory, and the gate
- * activations, state updates and their backward run four lanes at a time (lstm.wat). Used when H is a
+ * memory, where the per-step products (register-blocked, W_hh laid out once), the gate activations, the
+ * state updates and their backward run four lanes at a time (lstm.wat). Used when H is a
  * multiple of 4; scalar JS handles the rest (kernels.ts).
  */
 import { gemmRaw } from '../gemm/index.js';
@@ -31,12 +31,11 @@ interface LSTMExports {
     hidden: number,
   ): void;
   colsum(m: number, rows: number, cols: number, out: number): void;
+  /** out[rows, cols] = a[rows, inner] @ w[inner, cols]. */
   mm(a: number, w: number, out: number, rows: number, inner: number, cols: number): void;
-  atb(a: number, b: number, out: number, rows: number, acols: number, bcols: number): void;
+  /** out[rows, cols] = a^T @ w with a stored [inner, rows]. */
+  atb(a: number, w: number, out: number, rows: number, inner: number, cols: number): void;
 }
-
-/** Products up to this many multiply-adds run in the module (a GEMM call costs ~2.5 us to set up). */
-const SMALL_MACS = 32768;
 
 let memory: WebAssembly.Memory | undefined;
 let ex: LSTMExports | null | undefined;
@@ -93,115 +92,123 @@ function copyOut(f32: Float32Array, at: number, dst: Float32Array, off: number, 
   dst.set(f32.subarray(at >> 2, (at >> 2) + n), off);
 }
 
-/** Forward of one direction (see lstmLayerKernel); returns false when memory could not grow. */
+/** The arrays of one kernel call: float32 data and element offsets. */
+export interface F32Ref {
+  readonly a: Float32Array;
+  readonly off: number;
+}
+
+/** Layer sizes: steps, batch, hidden units, input features. */
+export interface LSTMDims {
+  readonly T: number;
+  readonly B: number;
+  readonly H: number;
+  readonly I: number;
+  readonly reverse: boolean;
+}
+
+/**
+ * Forward of one direction of one layer (see lstmLayerKernel): the input projection x @ W_ih^T, the
+ * recurrence and the state updates, all in the module. `bias` is b_ih + b_hh. Returns false (having
+ * written nothing) when the memory cannot grow.
+ */
 export function lstmForwardWasm(
-  T: number,
-  B: number,
-  H: number,
-  reverse: boolean,
-  xp: Float32Array,
-  xpOff: number,
-  h0: Float32Array,
-  h0Off: number,
-  c0: Float32Array,
-  c0Off: number,
-  whh: Float32Array,
-  whhOff: number,
-  bhh: Float32Array | undefined,
-  bhhOff: number,
-  out: Float32Array,
-  outOff: number,
-  cN: Float32Array,
-  cNOff: number,
-  gates: Float32Array,
-  gatesOff: number,
-  cells: Float32Array,
-  cellsOff: number,
+  d: LSTMDims,
+  x: F32Ref,
+  h0: F32Ref,
+  c0: F32Ref,
+  wih: F32Ref,
+  whh: F32Ref,
+  bias: Float32Array | undefined,
+  out: F32Ref,
+  cN: F32Ref,
+  gates: F32Ref,
+  cells: F32Ref,
 ): boolean {
   const w = load() as LSTMExports;
+  const { T, B, H, I, reverse } = d;
   const G = 4 * H;
   const BG = B * G;
   const BH = B * H;
   const a = new Arena();
+  const pXin = a.alloc(T * B * I);
+  const pWihT = a.alloc(I * G);
   const pX = a.alloc(T * BG);
   const pG = a.alloc(T * BG);
   const pC = a.alloc(T * BH);
   const pH = a.alloc(T * BH);
   const pH0 = a.alloc(BH);
   const pC0 = a.alloc(BH);
-  const pB = bhh === undefined ? 0 : a.alloc(G);
-  const small = B * G * H <= SMALL_MACS;
-  const pWT = small ? a.alloc(H * G) : 0;
+  const pB = bias === undefined ? 0 : a.alloc(G);
+  const pWT = a.alloc(H * G);
   const f32 = a.view();
   if (f32 === undefined) return false;
-  if (small) {
-    // W_hh^T [H, 4H], so the in-module product reads rows of it.
-    const base = pWT >> 2;
-    for (let r = 0; r < G; r++)
-      for (let q = 0; q < H; q++) f32[base + q * G + r] = whh[whhOff + r * H + q] as number;
-  }
-  copyIn(f32, pX, xp, xpOff, T * BG);
-  copyIn(f32, pH0, h0, h0Off, BH);
-  copyIn(f32, pC0, c0, c0Off, BH);
-  if (bhh !== undefined) copyIn(f32, pB, bhh, bhhOff, G);
+  // W_ih^T [I, 4H] and W_hh^T [H, 4H], laid out once so that the products read rows of them.
+  transposeIn(f32, pWihT, wih, G, I);
+  transposeIn(f32, pWT, whh, G, H);
+  copyIn(f32, pXin, x.a, x.off, T * B * I);
+  copyIn(f32, pH0, h0.a, h0.off, BH);
+  copyIn(f32, pC0, c0.a, c0.off, BH);
+  if (bias !== undefined) copyIn(f32, pB, bias, 0, G);
+  w.mm(pXin, pWihT, pX, T * B, I, G);
   let hPrev = pH0;
   let cPrev = pC0;
   for (let k = 0; k < T; k++) {
     const t = reverse ? T - 1 - k : k;
     const g = pG + t * BG * 4;
-    // gates_t = h_{t-1} @ W_hh^T (W_hh is [4H, H] row-major, read transposed).
-    if (small) w.mm(hPrev, pWT, g, B, H, G);
-    else gemmRaw(B, G, H, 1, f32, hPrev >> 2, H, 1, 0, whh, whhOff, 1, H, 0, f32, g >> 2);
+    w.mm(hPrev, pWT, g, B, H, G);
     const c = pC + t * BH * 4;
     const h = pH + t * BH * 4;
     w.fwd(g, pX + t * BG * 4, pB, cPrev, c, h, B, H);
     hPrev = h;
     cPrev = c;
   }
-  copyOut(f32, pH, out, outOff, T * BH);
-  copyOut(f32, pG, gates, gatesOff, T * BG);
-  copyOut(f32, pC, cells, cellsOff, T * BH);
-  copyOut(f32, cPrev, cN, cNOff, BH);
+  copyOut(f32, pH, out.a, out.off, T * BH);
+  copyOut(f32, pG, gates.a, gates.off, T * BG);
+  copyOut(f32, pC, cells.a, cells.off, T * BH);
+  copyOut(f32, cPrev, cN.a, cN.off, BH);
   return true;
 }
 
-/** Backward of one direction (see lstmLayerBackwardKernel); returns false when memory could not grow. */
+/** Writes m^T (m is [rows, cols] row-major) to the module memory at byte offset `at`. */
+function transposeIn(f32: Float32Array, at: number, m: F32Ref, rows: number, cols: number): void {
+  const base = at >> 2;
+  const src = m.a;
+  for (let r = 0; r < rows; r++) {
+    const row = m.off + r * cols;
+    for (let q = 0; q < cols; q++) f32[base + q * rows + r] = src[row + q] as number;
+  }
+}
+
+/**
+ * Backward of {@link lstmForwardWasm} (see lstmLayerBackwardKernel): every gradient, `db` being that of
+ * both biases. Returns false (having written nothing) when the memory cannot grow.
+ */
 export function lstmBackwardWasm(
-  T: number,
-  B: number,
-  H: number,
-  reverse: boolean,
-  gOut: Float32Array,
-  gOutOff: number,
-  gcN: Float32Array,
-  gcNOff: number,
-  h0: Float32Array,
-  h0Off: number,
-  c0: Float32Array,
-  c0Off: number,
-  whh: Float32Array,
-  whhOff: number,
-  gates: Float32Array,
-  gatesOff: number,
-  cells: Float32Array,
-  cellsOff: number,
-  out: Float32Array,
-  outOff: number,
-  dXp: Float32Array,
-  dXpOff: number,
-  dh0: Float32Array,
-  dh0Off: number,
-  dc0: Float32Array,
-  dc0Off: number,
-  dW: Float32Array,
-  dWOff: number,
-  db: Float32Array | undefined,
-  dbOff: number,
+  d: LSTMDims,
+  gOut: F32Ref,
+  gcN: F32Ref,
+  x: F32Ref,
+  h0: F32Ref,
+  c0: F32Ref,
+  wih: F32Ref,
+  whh: F32Ref,
+  gates: F32Ref,
+  cells: F32Ref,
+  out: F32Ref,
+  dx: F32Ref,
+  dh0: F32Ref,
+  dc0: F32Ref,
+  dWih: F32Ref,
+  dWhh: F32Ref,
+  db: F32Ref | undefined,
 ): boolean {
   const w = load() as LSTMExports;
+  const { T, B, H, I, reverse } = d;
   const G = 4 * H;
   const BG = B * G;
   const BH = B * H;
+  const TB = T * B;
   const a = new Arena();
   const pG = a.alloc(T * BG);
   const pC = a.alloc(T * BH);
@@ -214,24 +221,29 @@ export function lstmBackwardWasm(
   // h_{t-1} of every step in time order: [h0, out[0..T-2]] forward, [out[1..T-1], h0] reverse, so that
   // dW_hh is one product over all rows.
   const pHp = a.alloc(T * BH);
-  const small = B * G * H <= SMALL_MACS;
-  const pW = small ? a.alloc(G * H) : 0;
-  const smallW = T * B * G * H <= SMALL_MACS;
-  const pDW = smallW ? a.alloc(G * H) : 0;
+  const pW = a.alloc(G * H);
+  const pDW = a.alloc(G * H);
+  // dx and dW_ih run in the module when their width (I) fits its 4-lane products, else on the GEMM engine.
+  const inModule = I % 4 === 0;
+  const pXin = a.alloc(TB * I);
+  const pWih = inModule ? a.alloc(G * I) : 0;
+  const pDx = inModule ? a.alloc(TB * I) : 0;
+  const pDWih = inModule ? a.alloc(G * I) : 0;
   const f32 = a.view();
   if (f32 === undefined) return false;
-  copyIn(f32, pG, gates, gatesOff, T * BG);
-  copyIn(f32, pC, cells, cellsOff, T * BH);
-  copyIn(f32, pGo, gOut, gOutOff, T * BH);
-  copyIn(f32, pC0, c0, c0Off, BH);
-  copyIn(f32, pDc, gcN, gcNOff, BH);
-  if (small) copyIn(f32, pW, whh, whhOff, G * H);
+  copyIn(f32, pG, gates.a, gates.off, T * BG);
+  copyIn(f32, pC, cells.a, cells.off, T * BH);
+  copyIn(f32, pGo, gOut.a, gOut.off, T * BH);
+  copyIn(f32, pC0, c0.a, c0.off, BH);
+  copyIn(f32, pDc, gcN.a, gcN.off, BH);
+  copyIn(f32, pW, whh.a, whh.off, G * H);
+  copyIn(f32, pXin, x.a, x.off, TB * I);
   if (reverse) {
-    copyIn(f32, pHp, out, outOff + BH, (T - 1) * BH);
-    copyIn(f32, pHp + (T - 1) * BH * 4, h0, h0Off, BH);
+    copyIn(f32, pHp, out.a, out.off + BH, (T - 1) * BH);
+    copyIn(f32, pHp + (T - 1) * BH * 4, h0.a, h0.off, BH);
   } else {
-    copyIn(f32, pHp, h0, h0Off, BH);
-    copyIn(f32, pHp + BH * 4, out, outOff, (T - 1) * BH);
+    copyIn(f32, pHp, h0.a, h0.off, BH);
+    copyIn(f32, pHp + BH * 4, out.a, out.off, (T - 1) * BH);
   }
   f32.fill(0, pDh >> 2, (pDh >> 2) + BH);
   for (let k = T - 1; k >= 0; k--) {
@@ -241,20 +253,26 @@ export function lstmBackwardWasm(
     const dg = pDG + t * BG * 4;
     w.bwd(pG + t * BG * 4, pC + t * BH * 4, cp, pGo + t * BH * 4, pDh, pDc, dg, B, H);
     // dh_{t-1} = dGates_t @ W_hh.
-    if (small) w.mm(dg, pW, pDh, B, G, H);
-    else gemmRaw(B, H, G, 1, f32, dg >> 2, G, 1, 0, whh, whhOff, H, 1, 0, f32, pDh >> 2);
+    w.mm(dg, pW, pDh, B, G, H);
   }
-  copyOut(f32, pDh, dh0, dh0Off, BH);
-  copyOut(f32, pDc, dc0, dc0Off, BH);
-  // dW_hh = sum_t dGates_t^T @ h_{t-1}: one product over the T * B rows (both in time order).
-  if (smallW) {
-    w.atb(pDG, pHp, pDW, T * B, G, H);
-    copyOut(f32, pDW, dW, dWOff, G * H);
-  } else gemmRaw(G, H, T * B, 1, f32, pDG >> 2, 1, G, 0, f32, pHp >> 2, H, 1, 0, dW, dWOff);
+  copyOut(f32, pDh, dh0.a, dh0.off, BH);
+  copyOut(f32, pDc, dc0.a, dc0.off, BH);
+  // dW_hh = dGates^T @ h_prev and dW_ih = dGates^T @ x over all T * B rows (time order); dx = dGates @ W_ih.
+  w.atb(pDG, pHp, pDW, G, TB, H);
+  copyOut(f32, pDW, dWhh.a, dWhh.off, G * H);
+  if (inModule) {
+    copyIn(f32, pWih, wih.a, wih.off, G * I);
+    w.mm(pDG, pWih, pDx, TB, G, I);
+    w.atb(pDG, pXin, pDWih, G, TB, I);
+    copyOut(f32, pDx, dx.a, dx.off, TB * I);
+    copyOut(f32, pDWih, dWih.a, dWih.off, G * I);
+  } else {
+    gemmRaw(TB, I, G, 1, f32, pDG >> 2, G, 1, 0, wih.a, wih.off, I, 1, 0, dx.a, dx.off);
+    gemmRaw(G, I, TB, 1, f32, pDG >> 2, 1, G, 0, x.a, x.off, I, 1, 0, dWih.a, dWih.off);
+  }
   if (db !== undefined) {
-    w.colsum(pDG, T * B, G, pDb);
-    copyOut(f32, pDb, db, dbOff, G);
+    w.colsum(pDG, TB, G, pDb);
+    copyOut(f32, pDb, db.a, db.off, G);
   }
-  copyOut(f32, pDG, dXp, dXpOff, T * BG);
   return true;
 }
