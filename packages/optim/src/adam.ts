@@ -1,4 +1,4 @@
-import { type Tensor, zerosLike } from '@gradfolio/tensor';
+import { adamUpdate_, type Tensor, zerosLike } from '@gradfolio/tensor';
 import { check, Optimizer, type ParamGroup, type ParamState, type Params } from './optimizer.js';
 
 /** Options of {@link Adam} (PyTorch's names in camelCase). */
@@ -37,6 +37,13 @@ export function adamStep(
   const step = state.step as number;
   const expAvg = state.exp_avg as Tensor;
   const expAvgSq = state.exp_avg_sq as Tensor;
+  let maxSq: Tensor | undefined;
+  if (g.amsgrad) {
+    maxSq = (state.max_exp_avg_sq as Tensor | undefined | null) ?? zerosLike(p);
+    state.max_exp_avg_sq = maxSq;
+  }
+  // One fused pass where the backend has the kernel (bit-identical to the ops below).
+  if (adamUpdate_(p, grad, expAvg, expAvgSq, maxSq, { lr: g.lr, beta1, beta2, eps: g.eps, step })) return;
   expAvg.mul_(beta1).add_(grad, { alpha: 1 - beta1 });
   // addcmul_(grad, grad, value=1 - beta2): exp_avg_sq + ((1 - beta2) * grad) * grad
   expAvgSq.mul_(beta2).add_(grad.mul(1 - beta2).mul(grad));
@@ -45,14 +52,9 @@ export function adamStep(
   const stepSize = g.lr / biasCorrection1;
   const biasCorrection2Sqrt = Math.sqrt(biasCorrection2);
   let v = expAvgSq;
-  if (g.amsgrad) {
-    let max = state.max_exp_avg_sq as Tensor | undefined | null;
-    if (max === undefined || max === null) {
-      max = zerosLike(p);
-      state.max_exp_avg_sq = max;
-    }
-    max.copy_(max.maximum(expAvgSq));
-    v = max;
+  if (maxSq !== undefined) {
+    maxSq.copy_(maxSq.maximum(expAvgSq));
+    v = maxSq;
   }
   const denom = v.sqrt().div(biasCorrection2Sqrt).add_(g.eps);
   // addcdiv_(exp_avg, denom, value=-step_size): p + (-step_size * exp_avg) / denom

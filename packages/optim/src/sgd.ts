@@ -1,4 +1,4 @@
-import { GradfolioError, type Tensor } from '@gradfolio/tensor';
+import { GradfolioError, sgdUpdate_, type Tensor, zerosLike } from '@gradfolio/tensor';
 import { check, Optimizer, type ParamGroup, type Params } from './optimizer.js';
 
 /** Options of {@link SGD} (PyTorch's names in camelCase). */
@@ -52,9 +52,17 @@ export class SGD extends Optimizer<SGDOptions> {
       if (p.grad === undefined) continue;
       let d: Tensor = g.maximize ? p.grad.neg() : p.grad;
       if (g.weightDecay !== 0) d = d.add(p, { alpha: g.weightDecay });
+      const fused = { lr: g.lr, momentum: g.momentum, dampening: g.dampening, nesterov: g.nesterov };
       if (g.momentum !== 0) {
         const state = this.stateOf(p);
         let buf = state.momentum_buffer as Tensor | undefined;
+        const init = buf === undefined || buf === null;
+        // One fused pass where the backend has the kernel (bit-identical to the ops below).
+        const fresh = init ? zerosLike(p) : (buf as Tensor);
+        if (sgdUpdate_(p, d, fresh, { ...fused, init })) {
+          state.momentum_buffer = fresh;
+          continue;
+        }
         if (buf === undefined || buf === null) {
           buf = d.detach().clone();
           state.momentum_buffer = buf;
@@ -62,7 +70,7 @@ export class SGD extends Optimizer<SGDOptions> {
           buf.mul_(g.momentum).add_(d, { alpha: 1 - g.dampening });
         }
         d = g.nesterov ? d.add(buf, { alpha: g.momentum }) : buf;
-      }
+      } else if (sgdUpdate_(p, d, undefined, { ...fused, init: false })) continue;
       p.add_(d, { alpha: -g.lr });
     }
   }

@@ -64,6 +64,7 @@ export {
 export { type ErrorCode, type ErrorDetails, GradfolioError } from './errors.js';
 export { type FormatOptions, formatTensor, getPrintOptions, setPrintOptions } from './format.js';
 export { addmm, bmm, cholesky, dot, inverse, linalg, matmul, mm, outer, solve } from './ops/linalg.js';
+export { type AdamUpdateOptions, adamUpdate_, type SGDUpdateOptions, sgdUpdate_ } from './ops/optim.js';
 export {
   abs,
   add,

@@ -6,6 +6,7 @@ import { registerIndexKernels } from './kernels-index.js';
 import { registerLinalgKernels } from './kernels-linalg.js';
 import { lstmLayerBackwardKernel, lstmLayerKernel } from './lstm/kernels.js';
 import { matmulKernel } from './matmul.js';
+import { adamUpdateKernel, sgdUpdateKernel } from './optim.js';
 import { registerReductions } from './reduce.js';
 
 function readView(view: TensorView): TypedArray {
@@ -50,6 +51,8 @@ export function createCPUBackend(): Backend {
   registerLinalgKernels(kernels);
   kernels.set('lstmLayer', lstmLayerKernel);
   kernels.set('lstmLayerBackward', lstmLayerBackwardKernel);
+  kernels.set('adamUpdate', adamUpdateKernel);
+  kernels.set('sgdUpdate', sgdUpdateKernel);
   return {
     name: 'cpu',
     kernels,

@@ -46,6 +46,8 @@ export interface OpDef {
   readonly kernel?: string;
   /** Extra names that map to this op in the public API (e.g. `mm` -> `matmul`). */
   readonly aliases?: readonly string[];
+  /** For fused ops: runs its composite definition on backends without the kernel. */
+  readonly compositeFallback?: boolean;
 }
 
 const table = new Map<string, OpDef>();
@@ -55,7 +57,7 @@ function def(
   kind: OpKind,
   tags: OpTag[],
   dtype: string,
-  extra: { differentiable?: boolean; kernel?: string; aliases?: string[] } = {},
+  extra: { differentiable?: boolean; kernel?: string; aliases?: string[]; compositeFallback?: boolean } = {},
 ): void {
   const entry: OpDef = {
     name,
@@ -65,6 +67,7 @@ function def(
     differentiable: extra.differentiable ?? true,
     ...(extra.kernel !== undefined ? { kernel: extra.kernel } : {}),
     ...(extra.aliases !== undefined ? { aliases: extra.aliases } : {}),
+    ...(extra.compositeFallback === true ? { compositeFallback: true } : {}),
   };
   table.set(name, entry);
 }
@@ -262,6 +265,7 @@ def('nonzero', 'composite', ['index', 'cpu-only'], 'int32', { differentiable: fa
 
 // ---- fused (optional kernels; the composite definition is the fallback and the reference) ----
 def('lstmLayer', 'fused', ['linalg'], 'same (float32 or float64)', {
+  compositeFallback: true,
   kernel:
     'inputs [x [T,B,I], h0 [B,H], c0 [B,H], wih [4H,I], whh [4H,H], bih [4H], bhh [4H] (biases when attrs.hasBias)] contiguous; outputs [out [T,B,H], cN [B,H], gates [T,B,4H] (activated i,f,g,o), cells [T,B,H]]; attrs.reverse walks t = T-1..0',
 });
@@ -269,6 +273,17 @@ def('lstmLayerBackward', 'fused', ['linalg'], 'same', {
   differentiable: false,
   kernel:
     'inputs [gOut [T,B,H], gcN [B,H], x, h0, c0, wih, whh, gates, cells, out] contiguous; outputs [dx [T,B,I], dh0, dc0, dWih [4H,I], dWhh [4H,H], db [4H] (both biases, when attrs.hasBias)]',
+});
+
+def('adamUpdate', 'fused', [], 'same (float32 or float64)', {
+  differentiable: false,
+  kernel:
+    'inputs [param, grad, expAvg, expAvgSq, maxExpAvgSq when attrs.amsgrad] dense, one dtype; no outputs: param and the state are updated in place (PyTorch single-tensor Adam); attrs lr, beta1, beta2, eps, step',
+});
+def('sgdUpdate', 'fused', [], 'same (float32 or float64)', {
+  differentiable: false,
+  kernel:
+    'inputs [param, grad, momentumBuffer when attrs.hasBuffer] dense, one dtype; no outputs: updated in place (PyTorch single-tensor SGD); attrs lr, momentum, dampening, nesterov, init (first momentum step)',
 });
 
 // ---- views ----

@@ -93,7 +93,7 @@ export async function runCase(
 /**
  * Why `device` cannot run case `c` at all, or `undefined`: a dtype its backend does not support
  * (`unsupportedDType`, e.g. float64 on WebGPU), a `cpu-only` primitive it has no kernel for, a fused
- * backward kernel it lacks, or a
+ * kernel without composite fallback it lacks, or a
  * `syncRead` case (data-dependent shapes) on a backend without synchronous reads. Never skips on the
  * CPU, which must run everything. `runConformance` applies it after the `skip` option.
  *
@@ -113,8 +113,8 @@ export function deviceSkipReason(c: FixtureCase, device: string): string | undef
   if (def?.kind === 'primitive' && def.tags.includes('cpu-only') && !backend.kernels.has(c.op)) {
     return `'${c.op}' is a cpu-only op and '${device}' has no kernel for it`;
   }
-  if (def?.kind === 'fused' && c.op.endsWith('Backward') && !backend.kernels.has(c.op)) {
-    return `'${c.op}' is a fused backward kernel '${device}' does not have (autograd uses the composite formulas there)`;
+  if (def?.kind === 'fused' && def.compositeFallback !== true && !backend.kernels.has(c.op)) {
+    return `'${c.op}' is a fused kernel '${device}' does not have (its callers run ordinary ops there)`;
   }
   if (c.syncRead === true && backend.readSync === undefined) {
     return `the result shape depends on the data, read synchronously, which '${device}' cannot do`;

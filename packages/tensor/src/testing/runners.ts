@@ -13,6 +13,7 @@ import {
 } from '../creation.js';
 import type { DType } from '../dtype.js';
 import { addmm, cholesky, inverse, linalg, solve } from '../ops/linalg.js';
+import { adamUpdate_, sgdUpdate_ } from '../ops/optim.js';
 import {
   add,
   atan2,
@@ -230,6 +231,31 @@ export const runners: Readonly<Record<string, Runner>> = {
   remainder: binary(remainder),
   atan2: binary(atan2),
   tanhBackward: binary(tanhBackward),
+  // In-place fused updates: the runner returns the updated tensors (param, then the state).
+  adamUpdate: (i, a) => {
+    const [p, g, m, v, x] = i.map((t) => t.clone());
+    const opts = {
+      lr: req(a, 'lr'),
+      beta1: req(a, 'beta1'),
+      beta2: req(a, 'beta2'),
+      eps: req(a, 'eps'),
+      step: req(a, 'step'),
+    };
+    if (!adamUpdate_(p!, g!, m!, v!, x, opts)) throw new Error('adamUpdate: no fused kernel on this backend');
+    return x === undefined ? [p!, m!, v!] : [p!, m!, v!, x];
+  },
+  sgdUpdate: (i, a) => {
+    const [p, g, b] = i.map((t) => t.clone());
+    const opts = {
+      lr: req(a, 'lr'),
+      momentum: req(a, 'momentum'),
+      dampening: req(a, 'dampening'),
+      nesterov: bool(a, 'nesterov') === true,
+      init: bool(a, 'init') === true,
+    };
+    if (!sgdUpdate_(p!, g!, b, opts)) throw new Error('sgdUpdate: no fused kernel on this backend');
+    return b === undefined ? [p!] : [p!, b];
+  },
   lstmLayer: (i, a) =>
     lstmLayer(
       at(i, 0),
