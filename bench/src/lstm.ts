@@ -87,10 +87,11 @@ export async function benchLSTM(quick: boolean): Promise<void> {
   const close = new CloseModel();
   const x0 = gf.tensor(x0d).reshape(16, 7, 1);
   const y0 = gf.tensor(y0d).reshape(16, 1);
-  // The tiny model is JIT-bound for its first few hundred calls: warm up as long as torch's side does.
+  // The tiny model is JIT-bound (V8 tiers JS and wasm up over the first thousands of calls): both sides
+  // warm up for 3000 calls, as a training loop would, then time 200.
   await measure('lstm-fwd-bwd', 'gradfolio-cpu', S000, () => mseLoss(close.forward(x0), y0).backward(), {
     runs: 200,
-    warmup: 300,
+    warmup: 3000,
   });
   const port = new PortfolioModel();
   const x3 = gf.tensor(x3d).reshape(64, 50, 8);

@@ -3,9 +3,13 @@ import { DataLoader, TensorDataset } from '@gradfolio/data';
 import { Linear, LSTM, mseLoss } from '@gradfolio/nn';
 import { Adam } from '@gradfolio/optim';
 import * as gf from '@gradfolio/tensor';
+
 const lstm = new LSTM(1, 4, { batchFirst: true });
 const fc = new Linear(4, 1);
-const loader = new DataLoader(new TensorDataset(gf.randn([6183, 7, 1]), gf.randn([6183, 1])), { batchSize: 16, shuffle: true });
+const loader = new DataLoader(new TensorDataset(gf.randn([6183, 7, 1]), gf.randn([6183, 1])), {
+  batchSize: 16,
+  shuffle: true,
+});
 const opt = new Adam([...lstm.parameters(), ...fc.parameters()], { lr: 1e-3 });
 const epoch = () => {
   let total = 0;

@@ -75,7 +75,7 @@ def main():
     def fwdbwd0():
         mse(close(x0), y0).backward()
 
-    out["fwdbwd_s000"] = median(fwdbwd0, 200, 300)
+    out["fwdbwd_s000"] = median(fwdbwd0, 200, 3000)
 
     port = PortfolioModel()
     x3 = torch.randn(64, 50, 8)

@@ -40,13 +40,37 @@ export const adamUpdateKernel: Kernel = (inputs, _outputs, attrs) => {
   const bc2 = r(Math.sqrt(1 - beta2 ** step));
   const ep = r(eps);
   const ns = r(-stepSize);
+  // Two copies of the loop: float32 with a direct Math.fround per op (inlined), float64 without.
+  if (pV.dtype === 'float32') {
+    for (let i = 0; i < n; i++) {
+      const gi = g[go + i] as number;
+      // exp_avg.mul_(beta1).add_(grad, alpha = 1 - beta1)
+      const mi = Math.fround(Math.fround((m[mo + i] as number) * b1) + a1 * gi);
+      m[mo + i] = mi;
+      // exp_avg_sq.mul_(beta2).add_(grad * (1 - beta2) * grad)
+      const vi = Math.fround(
+        Math.fround((v[vo + i] as number) * b2) + Math.fround(Math.fround(gi * c2) * gi),
+      );
+      v[vo + i] = vi;
+      let vv = vi;
+      if (x !== undefined) {
+        const xi = x[xo + i] as number;
+        vv = xi > vi || Number.isNaN(xi) ? xi : vi;
+        x[xo + i] = vv;
+      }
+      // p += exp_avg * -step_size / (sqrt(v) / sqrt(bias_correction2) + eps)
+      const denom = Math.fround(Math.fround(Math.fround(Math.sqrt(vv)) / bc2) + ep);
+      p[po + i] = Math.fround((p[po + i] as number) + Math.fround(Math.fround(mi * ns) / denom));
+    }
+    return;
+  }
   for (let i = 0; i < n; i++) {
     const gi = g[go + i] as number;
     // exp_avg.mul_(beta1).add_(grad, alpha = 1 - beta1)
-    const mi = r(r((m[mo + i] as number) * b1) + a1 * gi);
+    const mi = (m[mo + i] as number) * b1 + a1 * gi;
     m[mo + i] = mi;
     // exp_avg_sq.mul_(beta2).add_(grad * (1 - beta2) * grad)
-    const vi = r(r((v[vo + i] as number) * b2) + r(r(gi * c2) * gi));
+    const vi = (v[vo + i] as number) * b2 + gi * c2 * gi;
     v[vo + i] = vi;
     let vv = vi;
     if (x !== undefined) {
@@ -55,8 +79,8 @@ export const adamUpdateKernel: Kernel = (inputs, _outputs, attrs) => {
       x[xo + i] = vv;
     }
     // p += exp_avg * -step_size / (sqrt(v) / sqrt(bias_correction2) + eps)
-    const denom = r(r(r(Math.sqrt(vv)) / bc2) + ep);
-    p[po + i] = r((p[po + i] as number) + r(r(mi * ns) / denom));
+    const denom = Math.sqrt(vv) / bc2 + ep;
+    p[po + i] = (p[po + i] as number) + (mi * ns) / denom;
   }
 };
 
@@ -75,15 +99,29 @@ export const sgdUpdateKernel: Kernel = (inputs, _outputs, attrs) => {
   const [po, go, bo] = [pV.offset, gV.offset, bV?.offset ?? 0];
   const r = pV.dtype === 'float32' ? Math.fround : (y: number) => y;
   const rm = r(mom);
+  if (pV.dtype === 'float32') {
+    for (let i = 0; i < n; i++) {
+      let d = g[go + i] as number;
+      if (b !== undefined) {
+        // buf.mul_(momentum).add_(d, alpha = 1 - dampening); nesterov: d.add(buf, alpha = momentum)
+        const bi = init ? d : Math.fround(Math.fround((b[bo + i] as number) * rm) + damp * d);
+        b[bo + i] = bi;
+        d = nesterov ? Math.fround(d + mom * bi) : bi;
+      }
+      // p.add_(d, alpha = -lr)
+      p[po + i] = Math.fround((p[po + i] as number) + nlr * d);
+    }
+    return;
+  }
   for (let i = 0; i < n; i++) {
     let d = g[go + i] as number;
     if (b !== undefined) {
       // buf.mul_(momentum).add_(d, alpha = 1 - dampening); nesterov: d.add(buf, alpha = momentum)
-      const bi = init ? d : r(r((b[bo + i] as number) * rm) + damp * d);
+      const bi = init ? d : (b[bo + i] as number) * rm + damp * d;
       b[bo + i] = bi;
-      d = nesterov ? r(d + mom * bi) : bi;
+      d = nesterov ? d + mom * bi : bi;
     }
     // p.add_(d, alpha = -lr)
-    p[po + i] = r((p[po + i] as number) + nlr * d);
+    p[po + i] = (p[po + i] as number) + nlr * d;
   }
 };
