@@ -3,6 +3,7 @@ import {
   GradfolioError,
   isFloating,
   type KernelAttrs,
+  keep,
   type OpRecord,
   opTable,
   type Shape,
@@ -144,6 +145,7 @@ export function recordOp(rec: OpRecord): void {
     node.savedOutputs = outputs.slice();
     node.savedOutputVersions = outputs.map((t) => t.version);
   }
+  node.pinSaved();
   if (isAnomalyEnabled()) node.stack = new Error(`forward op '${rec.op}'`).stack;
 }
 
@@ -285,19 +287,19 @@ function applyHooks(hooks: TensorHook[] | undefined, g: Tensor): Tensor {
 function accumulateGrad(t: Tensor, g: Tensor, createGraph: boolean): void {
   const prev = t.grad;
   if (prev === undefined) {
-    if (createGraph) t.grad = g;
+    if (createGraph) t.grad = keep(g);
     else {
       // Own the gradient: `g` may be shared with other leaves (add passes it on unchanged) or a view.
       const was = isGradEnabled();
       setGradEnabled(false);
       try {
-        t.grad = g.requiresGrad ? g.detach().clone() : g.clone();
+        t.grad = keep(g.requiresGrad ? g.detach().clone() : g.clone());
       } finally {
         setGradEnabled(was);
       }
     }
   } else if (createGraph || prev.requiresGrad) {
-    t.grad = prev.add(g);
+    t.grad = keep(prev.add(g));
   } else {
     const was = isGradEnabled();
     setGradEnabled(false);

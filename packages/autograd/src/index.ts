@@ -51,7 +51,8 @@ export { type Derivative, type DerivativeContext, Node, type SaveSpec, type Tens
 
 /**
  * Resets the gradients of `params`: by default drops them (`grad = undefined`, PyTorch's
- * `set_to_none=True`), or zeroes them in place with `{ setToNone: false }`.
+ * `set_to_none=True`; on GPU backends the dropped gradient is disposed at once), or zeroes them in place
+ * with `{ setToNone: false }`.
  *
  * @example
  * ```ts
@@ -61,8 +62,12 @@ export { type Derivative, type DerivativeContext, Node, type SaveSpec, type Tens
 export function zeroGrad(params: Iterable<Tensor>, options: { setToNone?: boolean } = {}): void {
   for (const p of params) {
     if (p.grad === undefined) continue;
-    if (options.setToNone ?? true) p.grad = undefined;
-    else {
+    if (options.setToNone ?? true) {
+      const g = p.grad;
+      p.grad = undefined;
+      // GPU memory does not wait for the garbage collector: the old gradient is released now.
+      if (g.backend.gcManaged !== true) g.dispose();
+    } else {
       // A gradient built with createGraph carries a graph: cut it, then zero in place.
       if (p.grad.gradFn !== undefined) p.grad = p.grad.detach();
       const g = p.grad;

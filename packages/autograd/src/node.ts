@@ -70,6 +70,13 @@ export type TensorHook = (grad: Tensor) => Tensor | undefined | void;
 
 let sequence = 0;
 
+const unpinWhenCollected =
+  typeof FinalizationRegistry === 'function'
+    ? new FinalizationRegistry<Tensor[]>((list) => {
+        for (const t of list) t._unpin();
+      })
+    : undefined;
+
 const FREED_MESSAGE =
   'Trying to backward through the graph a second time (or directly access saved tensors after they have already been freed). Saved intermediate values of the graph are freed when you call backward() or grad(). Specify retainGraph: true if you need to backward through the graph a second time or if you need to access saved tensors after calling backward.';
 
@@ -115,6 +122,8 @@ export class Node implements GradFnLike {
   retained: (Tensor | undefined)[] | undefined;
   /** Where the forward op ran (anomaly mode only). */
   stack: string | undefined;
+  /** Tensors pinned for this node until {@link Node.release}. @internal */
+  pinned: Tensor[] | undefined;
   /** Gradient buffer of a running backward pass. @internal */
   buffer: (Tensor | undefined)[] | undefined;
 
@@ -162,8 +171,33 @@ export class Node implements GradFnLike {
     };
   }
 
+  /**
+   * Pins the tensors this node keeps (saved inputs and outputs, tensors in its attributes such as a
+   * fused op's workspace), so that a scope ending before the backward pass does not free them.
+   * @internal
+   */
+  pinSaved(): void {
+    let list: Tensor[] | undefined;
+    const add = (t: unknown): void => {
+      if (t instanceof Object && '_pins' in t && 'storage' in t) (list ??= []).push(t as Tensor);
+    };
+    for (const t of this.savedInputs ?? []) add(t);
+    for (const t of this.savedOutputs ?? []) add(t);
+    for (const v of Object.values(this.attrs)) add(v);
+    if (list === undefined) return;
+    for (const t of list) t._pin();
+    this.pinned = list;
+    // A graph that is never run back still lets go of GPU tensors once it is garbage collected.
+    if (list.some((t) => t.backend.gcManaged !== true)) unpinWhenCollected?.register(this, list, this);
+  }
+
   /** Drops the saved tensors (after a backward without `retainGraph`). */
   release(): void {
+    if (this.pinned !== undefined) {
+      unpinWhenCollected?.unregister(this);
+      for (const t of this.pinned) t._unpin();
+      this.pinned = undefined;
+    }
     if (this.savedInputs === undefined && this.savedOutputs === undefined) return;
     this.savedInputs = undefined;
     this.savedOutputs = undefined;

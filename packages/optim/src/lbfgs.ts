@@ -374,6 +374,7 @@ export class LBFGS extends Optimizer<LBFGSOptions> {
       const reply: Reply = req.kind === 'read' ? Number(req.t.itemSync()) : enableGrad(closure);
       r = noGrad(() => algo.next(reply));
     }
+    this.keepState();
     return r.value;
   }
 
@@ -385,6 +386,7 @@ export class LBFGS extends Optimizer<LBFGSOptions> {
       const reply: Reply = req.kind === 'read' ? Number(await req.t.item()) : await enableGrad(closure);
       r = noGrad(() => algo.next(reply));
     }
+    this.keepState();
     return r.value;
   }
 

@@ -1,5 +1,5 @@
 import { enableGrad, noGrad, zeroGrad } from '@gradfolio/autograd';
-import { GradfolioError, isFloating, type Tensor } from '@gradfolio/tensor';
+import { GradfolioError, isFloating, keep, type Tensor } from '@gradfolio/tensor';
 
 /** A parameter group as passed in: its parameters and any options that override the defaults. */
 export type ParamGroupInput<O> = { params: Iterable<Tensor> } & Partial<O>;
@@ -160,7 +160,17 @@ export abstract class Optimizer<O extends object> {
     noGrad(() => {
       for (const group of this.paramGroups) this.update(group);
     });
+    this.keepState();
     return loss;
+  }
+
+  /** Marks the state tensors to outlive any scope (`tidy`) the step runs in. @internal */
+  protected keepState(): void {
+    const visit = (v: StateValue): void => {
+      if (Array.isArray(v)) v.forEach(visit);
+      else if (v !== null && typeof v === 'object') keep(v as Tensor);
+    };
+    for (const st of this.state.values()) for (const v of Object.values(st)) visit(v as StateValue);
   }
 
   /** Updates the parameters of one group in place (called under `noGrad`). */

@@ -188,6 +188,7 @@ export {
   view,
 } from './ops/views.js';
 export { defaultGenerator, Generator, manualSeed } from './random.js';
+export { endScope, keep, scopeDepth, startScope, tidy } from './scope.js';
 export { broadcastShapes, contiguousStrides, isContiguous, numel, type Shape } from './shape.js';
 export {
   type GradFnLike,

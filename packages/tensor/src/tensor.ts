@@ -8,6 +8,7 @@ import * as P from './ops/pointwise.js';
 import * as R from './ops/reduce.js';
 import * as S from './ops/shape.js';
 import * as V from './ops/views.js';
+import { trackTensor } from './scope.js';
 import { contiguousStrides, isContiguous, numel, type Shape } from './shape.js';
 
 /** A scalar or a tensor: what binary ops accept as their other operand. */
@@ -76,6 +77,12 @@ export class Tensor {
   _autograd: unknown = undefined;
   #requiresGrad = false;
   #disposed = false;
+  /** Autograd graphs that still need this tensor (see scope.ts). @internal */
+  _pins = 0;
+  /** Survives every scope ({@link keep}). @internal */
+  _kept = false;
+  /** Its scope ended while pinned: dispose once unpinned. @internal */
+  _orphaned = false;
 
   private constructor(
     storage: Storage,
@@ -90,6 +97,7 @@ export class Tensor {
     this.offset = offset;
     this.dtype = dtype;
     if (!storage.backend.gcManaged) finalizer?.register(this, storage, this);
+    trackTensor(this);
   }
 
   /** Wraps storage the caller already owns one reference of. @internal */
@@ -330,6 +338,14 @@ export class Tensor {
     this.#disposed = true;
     if (!this.storage.backend.gcManaged) finalizer?.unregister(this);
     this.storage.release();
+  }
+  /** An autograd graph needs this tensor until {@link Tensor._unpin}. @internal */
+  _pin(): void {
+    this._pins++;
+  }
+  /** The graph is done with it: disposes it if its scope already ended. @internal */
+  _unpin(): void {
+    if (this._pins > 0 && --this._pins === 0 && this._orphaned) this.dispose();
   }
   /** `using t = zeros([2])` disposes at scope end. */
   [Symbol.dispose](): void {
