@@ -5,7 +5,6 @@
  */
 import { grad } from '@gradfolio/autograd';
 import { getBackend, type Kernel, lstmLayer, manualSeed, randn, type Tensor } from '@gradfolio/tensor';
-import { defaultTolerance, runConformance } from '@gradfolio/tensor/testing';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { lstmTuning } from '../src/kernels/lstm.js';
 import { gpuErrors, initTestGPU } from './gpu.js';
@@ -147,4 +146,3 @@ describe('fused lstmLayer on webgpu vs the CPU (values and gradients)', () => {
 });
 
 // The shared PyTorch fixtures of both fused ops (the suite's default tolerance for them).
-runConformance({ device: 'webgpu', ops: ['lstmLayer', 'lstmLayerBackward'], tolerance: defaultTolerance });
