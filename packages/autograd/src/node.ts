@@ -177,14 +177,14 @@ export class Node implements GradFnLike {
    * @internal
    */
   pinSaved(): void {
-    let list: Tensor[] | undefined;
+    const list: Tensor[] = [];
     const add = (t: unknown): void => {
-      if (t instanceof Object && '_pins' in t && 'storage' in t) (list ??= []).push(t as Tensor);
+      if (t instanceof Object && '_pins' in t && 'storage' in t) list.push(t as Tensor);
     };
     for (const t of this.savedInputs ?? []) add(t);
     for (const t of this.savedOutputs ?? []) add(t);
     for (const v of Object.values(this.attrs)) add(v);
-    if (list === undefined) return;
+    if (list.length === 0) return;
     for (const t of list) t._pin();
     this.pinned = list;
     // A graph that is never run back still lets go of GPU tensors once it is garbage collected.
