@@ -134,7 +134,9 @@ function fromGpuBytes(bytes: ArrayBuffer, dtype: DType): TypedArray {
  * ops, reductions, scans, max/min/arg-reductions, sort, gather, scatter, indexSelect, matmul, float32
  * cholesky/solve/inverse, and the fused `tanhBackward`/`sigmoidBackward`). Errors a kernel finds (an
  * out-of-range index, a singular or non-positive-definite matrix) make the next read raise
- * `INDEX_OUT_OF_RANGE` or `LINALG_ERROR`. There is no `readSync`, so the tensor core's synchronous
+ * `INDEX_OUT_OF_RANGE` or `LINALG_ERROR`; a lost device makes the next allocation or read raise
+ * `DEVICE_LOST` (call `initWebGPU()` again to re-initialise), and an uncaptured device error
+ * (validation, out of memory) raises `GPU_ERROR` there. There is no `readSync`, so the tensor core's synchronous
  * reads raise `SYNC_READ_UNAVAILABLE`. Throws `BACKEND_UNAVAILABLE` when the device's compute limits
  * are below the WebGPU core defaults the kernels use (256 invocations per workgroup, 16 KiB of
  * workgroup memory, 4 storage buffers per stage): compatibility-mode devices must
@@ -168,7 +170,38 @@ export function createWebGPUBackend(device: GPUDevice): WebGPUBackend {
     return { buffer, bytes, dtype, size, freed: false };
   };
 
+  // Device loss and errors nobody captured (validation, out-of-memory) surface as coded errors at the
+  // next allocation or read, instead of silently wrong or missing results.
+  let lost: string | undefined;
+  let uncaptured: string | undefined;
+  void device.lost.then((info) => {
+    lost = `${info.reason ?? 'unknown'}${info.message ? `: ${info.message}` : ''}`;
+  });
+  const onError = (ev: Event): void => {
+    uncaptured ??= (ev as GPUUncapturedErrorEvent).error?.message ?? String(ev);
+  };
+  if (typeof device.addEventListener === 'function') device.addEventListener('uncapturederror', onError);
+  else (device as unknown as { onuncapturederror?: (ev: Event) => void }).onuncapturederror = onError;
+  const check = (op: string): void => {
+    if (lost !== undefined) {
+      throw new GradfolioError(
+        'DEVICE_LOST',
+        `${op}: the WebGPU device was lost (${lost}); the tensors on it are gone. Call initWebGPU() again to re-initialise, then recreate them (keep a CPU copy or a state dict of what you need).`,
+        { op, device: 'webgpu', reason: lost },
+      );
+    }
+    if (uncaptured !== undefined) {
+      const message = uncaptured;
+      uncaptured = undefined;
+      throw new GradfolioError('GPU_ERROR', `${op}: the WebGPU device reported an error: ${message}`, {
+        op,
+        device: 'webgpu',
+      });
+    }
+  };
+
   const read = async (view: TensorView): Promise<TypedArray> => {
+    check('read');
     const n = numelOf(view.shape);
     if (n === 0) return fromGpuBytes(new ArrayBuffer(0), view.dtype);
     const s = view.handle as GPUStorage;
@@ -196,6 +229,7 @@ export function createWebGPUBackend(device: GPUDevice): WebGPUBackend {
       offset = 0;
     }
     const { data, error } = await ctx.readBytes(ctx.encoder(), src, offset * BYTES, n * BYTES, temps);
+    check('read');
     if (error !== undefined) throw deviceError(error);
     return fromGpuBytes(data, view.dtype);
   };
@@ -204,8 +238,12 @@ export function createWebGPUBackend(device: GPUDevice): WebGPUBackend {
     name: 'webgpu',
     device,
     kernels,
-    alloc: (dtype, size) => store(dtype, size, true),
+    alloc: (dtype, size) => {
+      check('alloc');
+      return store(dtype, size, true);
+    },
     upload: (data, dtype) => {
+      check('upload');
       const s = store(dtype, data.length, false);
       ctx.write(s.buffer, toGpuArray(data, dtype));
       return s;
