@@ -629,7 +629,13 @@ export function grad(
  * h.remove();
  * ```
  */
-export function registerHook(t: Tensor, hook: TensorHook): { remove(): void } {
+export function registerHook(
+  t: Tensor,
+  hook: TensorHook,
+): {
+  /** Unregisters the hook. */
+  remove(): void;
+} {
   if (!t.requiresGrad) {
     throw new GradfolioError(
       'NO_GRAD',

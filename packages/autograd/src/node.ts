@@ -93,26 +93,39 @@ const FREED_MESSAGE =
  */
 export class Node implements GradFnLike {
   readonly name: string;
+  /** The op-table name of the forward op. */
   readonly op: string;
+  /** The forward op's attributes, as recorded. */
   readonly attrs: KernelAttrs;
   /** Creation order; later nodes run first when several are ready. */
   readonly seq: number;
+  /** The derivative-table entry that computes this node's input gradients. */
   readonly derivative: Derivative | undefined;
   /** For each input: the node that gets its gradient, or undefined when it needs none. */
   readonly next: (Node | undefined)[];
   /** For each input: which output of `next[i]` it is. */
   readonly nextIndex: number[];
+  /** Shape of each input, for checking and reducing gradients. */
   readonly inputShapes: Shape[];
+  /** Dtype of each input (gradients are cast to it). */
   readonly inputDtypes: DType[];
+  /** Device of each input. */
   readonly inputDevices: string[];
+  /** Shape of each output (checks the incoming gradients). */
   readonly outputShapes: Shape[];
+  /** Dtype of each output (undefined for index outputs). */
   readonly outputDtypes: (DType | undefined)[];
+  /** Device of each output. */
   readonly outputDevices: string[];
   /** The leaf this node accumulates into (AccumulateGrad nodes only). */
   readonly variable: Tensor | undefined;
+  /** The inputs the derivative needs, saved by the forward (undefined once freed). */
   savedInputs: (Tensor | undefined)[] | undefined;
+  /** Storage versions of the saved inputs when saved (in-place modification check). */
   savedInputVersions: number[] | undefined;
+  /** The outputs the derivative needs, saved by the forward (undefined once freed). */
   savedOutputs: (Tensor | undefined)[] | undefined;
+  /** Storage versions of the saved outputs when saved. */
   savedOutputVersions: number[] | undefined;
   /** Set once backward released the saved tensors. */
   freed = false;

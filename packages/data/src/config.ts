@@ -9,30 +9,46 @@ import type { ReadCSVOptions } from './csv.js';
 
 /** A string, optionally restricted to `enum` values or a minimum length. */
 export interface StringSchema {
+  /** Matches strings. */
   type: 'string';
+  /** The allowed values. */
   enum?: readonly string[];
+  /** Minimum length. */
   minLength?: number;
+  /** Maximum length. */
   maxLength?: number;
+  /** Shown in error messages and documentation. */
   description?: string;
 }
 /** A finite number (`'number'`) or a safe integer (`'integer'`), optionally bounded (inclusive). */
 export interface NumberSchema {
+  /** `'integer'` also requires a whole number. */
   type: 'number' | 'integer';
+  /** Smallest allowed value (inclusive). */
   min?: number;
+  /** Largest allowed value (inclusive). */
   max?: number;
+  /** Shown in error messages and documentation. */
   description?: string;
 }
 /** `true` or `false`. */
 export interface BooleanSchema {
+  /** Matches `true` and `false`. */
   type: 'boolean';
+  /** Shown in error messages and documentation. */
   description?: string;
 }
 /** An array whose items all match `items`. */
 export interface ArraySchema {
+  /** Matches arrays. */
   type: 'array';
+  /** The schema every item must match. */
   items: Schema;
+  /** Minimum number of items. */
   minItems?: number;
+  /** Maximum number of items. */
   maxItems?: number;
+  /** Shown in error messages and documentation. */
   description?: string;
 }
 /**
@@ -40,10 +56,15 @@ export interface ArraySchema {
  * is required. Keys not in `properties` are an error unless `additionalProperties` is `true`.
  */
 export interface ObjectSchema {
+  /** Matches plain objects. */
   type: 'object';
+  /** The schema of each key. */
   properties: Readonly<Record<string, Schema>>;
+  /** Keys that may be missing (the others are required). */
   optional?: readonly string[];
+  /** Whether keys not in `properties` are allowed (default false: rejected). */
   additionalProperties?: boolean;
+  /** Shown in error messages and documentation. */
   description?: string;
 }
 /** A schema node. */

@@ -312,7 +312,12 @@ export function randomSplit<T>(
     n === 0
       ? []
       : Array.from(
-          randperm(n, options.generator === undefined ? {} : { generator: options.generator }).dataSync(),
+          randperm(
+            n,
+            options.generator === undefined
+              ? { device: 'cpu' }
+              : { generator: options.generator, device: 'cpu' },
+          ).dataSync(),
         );
   const out: Subset<T>[] = [];
   let offset = 0;

@@ -135,7 +135,7 @@ export class RandomSampler implements Sampler<number> {
     }
     let left = total;
     while (left > 0) {
-      const perm = randperm(n, { generator: g }).dataSync();
+      const perm = randperm(n, { generator: g, device: 'cpu' }).dataSync(); // host-side indices, whatever the default device
       const take = Math.min(left, n);
       for (let k = 0; k < take; k++) yield perm[k]!;
       left -= take;
@@ -178,7 +178,10 @@ export class SubsetRandomSampler implements Sampler<number> {
   *[Symbol.iterator](): Iterator<number> {
     const n = this.indices.length;
     if (n === 0) return;
-    const perm = randperm(n, this.generator === undefined ? {} : { generator: this.generator }).dataSync();
+    const perm = randperm(
+      n,
+      this.generator === undefined ? { device: 'cpu' } : { generator: this.generator, device: 'cpu' },
+    ).dataSync();
     for (let k = 0; k < n; k++) yield this.indices[perm[k]!]!;
   }
 }

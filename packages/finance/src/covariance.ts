@@ -428,7 +428,12 @@ export interface LedoitWolfOptions extends CovarianceOptions {
 export function ledoitWolf(
   returns: Tensor,
   options: LedoitWolfOptions = {},
-): { cov: Tensor; shrinkage: Tensor } {
+): {
+  /** The shrunk covariance matrix `[N, N]`. */
+  cov: Tensor;
+  /** The shrinkage intensity in [0, 1] (0-d). */
+  shrinkage: Tensor;
+} {
   const [t, n] = check2d('ledoitWolf', returns, 2);
   const target = options.target ?? 'identity';
   if (target !== 'identity' && target !== 'constant-correlation') {

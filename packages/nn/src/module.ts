@@ -91,7 +91,14 @@ export function isParameter(t: unknown): t is Parameter {
 export type AnyModule = Module<any[], any>;
 
 /** Target of {@link Module.to}: a device name, a dtype name, or both. */
-export type ModuleToTarget = string | { device?: string; dtype?: DType };
+export type ModuleToTarget =
+  | string
+  | {
+      /** Device to move the parameters and buffers to (`'cpu'`, `'webgpu'`). */
+      device?: string;
+      /** Floating dtype to cast floating parameters and buffers to. */
+      dtype?: DType;
+    };
 
 /** Result of {@link Module.loadStateDict}. */
 export interface LoadStateDictResult {
@@ -103,6 +110,7 @@ export interface LoadStateDictResult {
 
 /** A handle returned by hook registration; `remove()` unregisters the hook. */
 export interface RemovableHandle {
+  /** Unregisters the hook (calling it again does nothing). */
   remove(): void;
 }
 

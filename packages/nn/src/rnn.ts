@@ -702,16 +702,25 @@ export class RNN extends RNNBase<Tensor> {
     this.nonlinearity = nl;
   }
 
+  /**
+   * Runs the network over a padded batch (`[T, B, I]`, `[B, T, I]` with `batchFirst`, or unbatched
+   * `[T, I]`) from the initial state `hx` (zeros when omitted).
+   */
   forward(input: Tensor, hx?: Tensor): [Tensor, Tensor];
+  /** Runs the network over a `PackedSequence` from the initial state `hx` (zeros when omitted); the output is packed too. */
   forward(input: PackedSequence, hx?: Tensor): [PackedSequence, Tensor];
+  /** Either input form (a padded batch or a `PackedSequence`). */
   forward(input: Tensor | PackedSequence, hx?: Tensor): [Tensor | PackedSequence, Tensor];
   forward(input: Tensor | PackedSequence, hx?: Tensor): [Tensor | PackedSequence, Tensor] {
     const [out, hN] = this._forwardAny(input, hx, undefined);
     return [out, hN];
   }
 
+  /** As `forward` for a padded batch, through `Module.call` (runs the hooks). */
   override call(input: Tensor, hx?: Tensor): [Tensor, Tensor];
+  /** As `forward` for a `PackedSequence`, through `Module.call` (runs the hooks). */
   override call(input: PackedSequence, hx?: Tensor): [PackedSequence, Tensor];
+  /** Either input form, through `Module.call` (runs the hooks). */
   override call(input: Tensor | PackedSequence, hx?: Tensor): [Tensor | PackedSequence, Tensor];
   override call(input: Tensor | PackedSequence, hx?: Tensor): [Tensor | PackedSequence, Tensor] {
     return hx === undefined ? super.call(input) : super.call(input, hx);
@@ -735,8 +744,14 @@ export class LSTM extends RNNBase<[Tensor, Tensor]> {
     super('LSTM', inputSize, hiddenSize, options);
   }
 
+  /**
+   * Runs the network over a padded batch (`[T, B, I]`, `[B, T, I]` with `batchFirst`, or unbatched
+   * `[T, I]`) from the initial state `hx` (zeros when omitted).
+   */
   forward(input: Tensor, hx?: [Tensor, Tensor]): [Tensor, [Tensor, Tensor]];
+  /** Runs the network over a `PackedSequence` from the initial state `hx` (zeros when omitted); the output is packed too. */
   forward(input: PackedSequence, hx?: [Tensor, Tensor]): [PackedSequence, [Tensor, Tensor]];
+  /** Either input form (a padded batch or a `PackedSequence`). */
   forward(input: Tensor | PackedSequence, hx?: [Tensor, Tensor]): [Tensor | PackedSequence, [Tensor, Tensor]];
   forward(
     input: Tensor | PackedSequence,
@@ -746,8 +761,11 @@ export class LSTM extends RNNBase<[Tensor, Tensor]> {
     return [out, [hN, cN as Tensor]];
   }
 
+  /** As `forward` for a padded batch, through `Module.call` (runs the hooks). */
   override call(input: Tensor, hx?: [Tensor, Tensor]): [Tensor, [Tensor, Tensor]];
+  /** As `forward` for a `PackedSequence`, through `Module.call` (runs the hooks). */
   override call(input: PackedSequence, hx?: [Tensor, Tensor]): [PackedSequence, [Tensor, Tensor]];
+  /** Either input form, through `Module.call` (runs the hooks). */
   override call(
     input: Tensor | PackedSequence,
     hx?: [Tensor, Tensor],
@@ -777,16 +795,25 @@ export class GRU extends RNNBase<Tensor> {
     super('GRU', inputSize, hiddenSize, options);
   }
 
+  /**
+   * Runs the network over a padded batch (`[T, B, I]`, `[B, T, I]` with `batchFirst`, or unbatched
+   * `[T, I]`) from the initial state `hx` (zeros when omitted).
+   */
   forward(input: Tensor, hx?: Tensor): [Tensor, Tensor];
+  /** Runs the network over a `PackedSequence` from the initial state `hx` (zeros when omitted); the output is packed too. */
   forward(input: PackedSequence, hx?: Tensor): [PackedSequence, Tensor];
+  /** Either input form (a padded batch or a `PackedSequence`). */
   forward(input: Tensor | PackedSequence, hx?: Tensor): [Tensor | PackedSequence, Tensor];
   forward(input: Tensor | PackedSequence, hx?: Tensor): [Tensor | PackedSequence, Tensor] {
     const [out, hN] = this._forwardAny(input, hx, undefined);
     return [out, hN];
   }
 
+  /** As `forward` for a padded batch, through `Module.call` (runs the hooks). */
   override call(input: Tensor, hx?: Tensor): [Tensor, Tensor];
+  /** As `forward` for a `PackedSequence`, through `Module.call` (runs the hooks). */
   override call(input: PackedSequence, hx?: Tensor): [PackedSequence, Tensor];
+  /** Either input form, through `Module.call` (runs the hooks). */
   override call(input: Tensor | PackedSequence, hx?: Tensor): [Tensor | PackedSequence, Tensor];
   override call(input: Tensor | PackedSequence, hx?: Tensor): [Tensor | PackedSequence, Tensor] {
     return hx === undefined ? super.call(input) : super.call(input, hx);

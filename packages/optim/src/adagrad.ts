@@ -10,11 +10,17 @@ import {
 
 /** Options of {@link Adagrad} (PyTorch's names in camelCase). */
 export interface AdagradOptions {
+  /** Learning rate (default 1e-2). */
   lr: number;
+  /** Learning-rate decay: the step uses lr / (1 + (step - 1) * lrDecay) (default 0). */
   lrDecay: number;
+  /** Weight decay: L2 penalty added to the gradient (default 0). */
   weightDecay: number;
+  /** Initial value of the sum of squared gradients (default 0). */
   initialAccumulatorValue: number;
+  /** Added to the denominator for numerical stability (default 1e-10). */
   eps: number;
+  /** Maximize the objective instead of minimizing it (default false). */
   maximize: boolean;
 }
 

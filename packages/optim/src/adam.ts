@@ -3,11 +3,17 @@ import { check, Optimizer, type ParamGroup, type ParamState, type Params } from 
 
 /** Options of {@link Adam} (PyTorch's names in camelCase). */
 export interface AdamOptions {
+  /** Learning rate (default 1e-3). */
   lr: number;
+  /** Coefficients of the running averages of the gradient and of its square (default [0.9, 0.999]). */
   betas: [number, number];
+  /** Added to the denominator for numerical stability (default 1e-8). */
   eps: number;
+  /** Weight decay: L2 penalty added to the gradient (default 0). */
   weightDecay: number;
+  /** Use the AMSGrad variant (the maximum of past squared averages; default false). */
   amsgrad: boolean;
+  /** Maximize the objective instead of minimizing it (default false). */
   maximize: boolean;
 }
 

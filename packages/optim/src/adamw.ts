@@ -4,11 +4,17 @@ import { Optimizer, type ParamGroup, type Params } from './optimizer.js';
 
 /** Options of {@link AdamW} (PyTorch's names in camelCase). */
 export interface AdamWOptions {
+  /** Learning rate (default 1e-3). */
   lr: number;
+  /** Coefficients of the running averages of the gradient and of its square (default [0.9, 0.999]). */
   betas: [number, number];
+  /** Added to the denominator for numerical stability (default 1e-8). */
   eps: number;
+  /** Weight decay: decoupled, the parameter is scaled by 1 - lr * weightDecay (default 1e-2). */
   weightDecay: number;
+  /** Use the AMSGrad variant (the maximum of past squared averages; default false). */
   amsgrad: boolean;
+  /** Maximize the objective instead of minimizing it (default false). */
   maximize: boolean;
 }
 

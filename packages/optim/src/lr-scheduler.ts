@@ -6,6 +6,7 @@ import { GradfolioError } from '@gradfolio/tensor';
  * or `betas[0]`).
  */
 export interface SchedulableParamGroup {
+  /** The group's current learning rate, which the scheduler writes. */
   lr: number;
 }
 
@@ -20,7 +21,9 @@ export interface SchedulableParamGroup {
  * ```
  */
 export interface SchedulableOptimizer {
+  /** The parameter groups whose `lr` is scheduled. */
   readonly paramGroups: ReadonlyArray<SchedulableParamGroup>;
+  /** The optimizer's default options (read for `momentum` / `betas` by OneCycleLR). */
   readonly defaults?: object;
 }
 
@@ -29,9 +32,13 @@ export interface SchedulableOptimizer {
  * the optimizer): the base fields below plus each scheduler's own options and counters.
  */
 export interface LRSchedulerStateDict {
+  /** Index of the last step. */
   lastEpoch: number;
+  /** Initial learning rate of each group. */
   baseLrs: number[];
+  /** Learning rate of each group after the last step. */
   lastLr: number[];
+  /** Number of `step()` calls so far. */
   stepCount: number;
   [key: string]: unknown;
 }
@@ -110,7 +117,7 @@ export abstract class LRScheduler {
 
   /**
    * Records `initialLr` and the base learning rates. Subclasses set their own fields and then call
-   * {@link LRScheduler.initialStep} (PyTorch's constructor does that step last).
+   * `initialStep()` (PyTorch's constructor does that step last).
    */
   protected constructor(
     name: string,
@@ -262,7 +269,9 @@ export interface StepLROptions extends LRSchedulerOptions {
  * ```
  */
 export class StepLR extends LRScheduler {
+  /** Steps between decays. */
   stepSize: number;
+  /** Multiplicative decay factor. */
   gamma: number;
 
   constructor(
@@ -316,6 +325,7 @@ export interface MultiStepLROptions extends LRSchedulerOptions {
 export class MultiStepLR extends LRScheduler {
   /** The milestones, sorted, with repeats. */
   milestones: number[];
+  /** Multiplicative decay factor. */
   gamma: number;
 
   constructor(
@@ -365,6 +375,7 @@ export interface ExponentialLROptions extends LRSchedulerOptions {
  * ```
  */
 export class ExponentialLR extends LRScheduler {
+  /** Multiplicative decay factor per step. */
   gamma: number;
 
   constructor(
@@ -414,7 +425,9 @@ export interface CosineAnnealingLROptions extends LRSchedulerOptions {
  * ```
  */
 export class CosineAnnealingLR extends LRScheduler {
+  /** Steps of one half cosine period. */
   tMax: number;
+  /** Minimum learning rate. */
   etaMin: number;
 
   constructor(
@@ -485,8 +498,11 @@ export interface LinearLROptions extends LRSchedulerOptions {
  * ```
  */
 export class LinearLR extends LRScheduler {
+  /** Factor of the base learning rate at the first step. */
   startFactor: number;
+  /** Factor of the base learning rate after `totalIters` steps. */
   endFactor: number;
+  /** Steps over which the factor moves linearly. */
   totalIters: number;
 
   constructor(optimizer: SchedulableOptimizer, options: Partial<LinearLROptions> = {}) {
@@ -553,6 +569,7 @@ export interface LambdaLROptions extends LRSchedulerOptions {
  * ```
  */
 export class LambdaLR extends LRScheduler {
+  /** One function per group: step -> factor of the base learning rate. */
   readonly lrLambdas: LrLambda[];
 
   constructor(
@@ -613,10 +630,15 @@ export interface OneCycleLROptions extends LRSchedulerOptions {
 
 /** One phase of {@link OneCycleLR}: the group keys it anneals between, up to `endStep`. */
 export interface OneCyclePhase {
+  /** Last step of the phase. */
   endStep: number;
+  /** Group key holding the learning rate at the start of the phase. */
   startLr: string;
+  /** Group key holding the learning rate at the end of the phase. */
   endLr: string;
+  /** Group key holding the momentum at the start of the phase. */
   startMomentum: string;
+  /** Group key holding the momentum at the end of the phase. */
   endMomentum: string;
 }
 
@@ -637,10 +659,15 @@ export interface OneCyclePhase {
  * ```
  */
 export class OneCycleLR extends LRScheduler {
+  /** Total number of steps of the cycle. */
   totalSteps: number;
+  /** The phases of the cycle (two, or three with `threePhase`). */
   schedulePhases: OneCyclePhase[];
+  /** `'cos'` or `'linear'` annealing. */
   annealStrategy: 'cos' | 'linear';
+  /** Whether momentum (or `betas[0]`) is cycled inversely to the learning rate. */
   cycleMomentum: boolean;
+  /** Whether the cycled momentum is `betas[0]` (Adam-like optimizers) rather than `momentum`. */
   useBeta1: boolean;
 
   constructor(
@@ -857,7 +884,9 @@ export interface SequentialLROptions extends LRSchedulerOptions {
  * ```
  */
 export class SequentialLR extends LRScheduler {
+  /** The schedulers, in order. */
   readonly schedulers: readonly LRScheduler[];
+  /** Steps at which the next scheduler takes over. */
   milestones: number[];
 
   constructor(
@@ -949,19 +978,33 @@ export interface ReduceLROnPlateauOptions {
 
 /** {@link ReduceLROnPlateau}'s state as JSON-safe data (infinite `best` values are strings). */
 export interface ReduceLROnPlateauStateDict {
+  /** Factor the learning rate is multiplied by on a plateau. */
   factor: number;
+  /** Lower bound of each group's learning rate. */
   minLrs: number[];
+  /** Steps without improvement tolerated before reducing. */
   patience: number;
+  /** Steps to wait after a reduction before counting bad steps again. */
   cooldown: number;
+  /** Cooldown steps left. */
   cooldownCounter: number;
+  /** `'min'`: lower metrics are better; `'max'`: higher ones. */
   mode: 'min' | 'max';
+  /** Minimum change that counts as an improvement. */
   threshold: number;
+  /** `'rel'`: threshold relative to the best value; `'abs'`: absolute. */
   thresholdMode: 'rel' | 'abs';
+  /** The best metric so far (a string for ±Infinity, so that the state survives JSON). */
   best: JsonNumber;
+  /** Consecutive steps without improvement. */
   numBadEpochs: number;
+  /** The worst possible metric for `mode` (±Infinity; a string in JSON). */
   modeWorse: JsonNumber;
+  /** Reductions smaller than this are skipped. */
   eps: number;
+  /** Number of `step()` calls so far. */
   lastEpoch: number;
+  /** Learning rate of each group after the last step. */
   lastLr: number[];
 }
 
@@ -981,20 +1024,33 @@ export interface ReduceLROnPlateauStateDict {
  * ```
  */
 export class ReduceLROnPlateau {
+  /** The optimizer whose learning rates are reduced. */
   readonly optimizer: SchedulableOptimizer;
+  /** Factor the learning rate is multiplied by on a plateau. */
   factor: number;
+  /** Lower bound of each group's learning rate. */
   minLrs: number[];
+  /** Steps without improvement tolerated before reducing. */
   patience: number;
+  /** Steps to wait after a reduction before counting bad steps again. */
   cooldown: number;
+  /** Cooldown steps left. */
   cooldownCounter = 0;
+  /** `'min'`: lower metrics are better; `'max'`: higher ones. */
   mode: 'min' | 'max';
+  /** Minimum change that counts as an improvement. */
   threshold: number;
+  /** `'rel'`: threshold relative to the best value; `'abs'`: absolute. */
   thresholdMode: 'rel' | 'abs';
   /** The best metric so far (±Infinity before the first). */
   best: number;
+  /** Consecutive steps without improvement. */
   numBadEpochs = 0;
+  /** The worst possible metric for `mode` (±Infinity). */
   modeWorse: number;
+  /** Reductions smaller than this are skipped. */
   eps: number;
+  /** Number of `step()` calls so far. */
   lastEpoch = 0;
   private lastLr: number[];
 

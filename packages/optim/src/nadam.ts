@@ -4,10 +4,15 @@ import { check, Optimizer, type ParamGroup, type Params } from './optimizer.js';
 
 /** Options of {@link NAdam} (PyTorch's names in camelCase). */
 export interface NAdamOptions {
+  /** Learning rate (default 2e-3). */
   lr: number;
+  /** Coefficients of the running averages of the gradient and of its square (default [0.9, 0.999]). */
   betas: [number, number];
+  /** Added to the denominator for numerical stability (default 1e-8). */
   eps: number;
+  /** Weight decay: L2 penalty added to the gradient (default 0). */
   weightDecay: number;
+  /** Momentum decay psi of the momentum schedule (default 4e-3). */
   momentumDecay: number;
 }
 

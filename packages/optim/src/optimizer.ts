@@ -2,13 +2,19 @@ import { enableGrad, noGrad, zeroGrad } from '@gradfolio/autograd';
 import { GradfolioError, isFloating, keep, type Tensor } from '@gradfolio/tensor';
 
 /** A parameter group as passed in: its parameters and any options that override the defaults. */
-export type ParamGroupInput<O> = { params: Iterable<Tensor> } & Partial<O>;
+export type ParamGroupInput<O> = {
+  /** The group's parameters. */
+  params: Iterable<Tensor>;
+} & Partial<O>;
 
 /** What optimizers accept: parameters, or parameter groups with their own options. */
 export type Params<O> = Iterable<Tensor> | ReadonlyArray<ParamGroupInput<O>>;
 
 /** A parameter group: its parameters and its complete options. */
-export type ParamGroup<O> = O & { params: Tensor[] };
+export type ParamGroup<O> = O & {
+  /** The group's parameters. */
+  params: Tensor[];
+};
 
 /** A value of per-parameter optimizer state. */
 export type StateValue = Tensor | number | boolean | null | readonly StateValue[];
@@ -21,8 +27,15 @@ export type ParamState = Record<string, StateValue>;
  * all groups, and `paramGroups` holding each group's options and its parameters' positions.
  */
 export interface OptimizerStateDict {
+  /** Per-parameter state, keyed by the parameter's position across all groups. */
   state: Record<number, ParamState>;
-  paramGroups: Array<Record<string, unknown> & { params: number[] }>;
+  /** The groups' options, with `params` as positions. */
+  paramGroups: Array<
+    Record<string, unknown> & {
+      /** Positions of the group's parameters. */
+      params: number[];
+    }
+  >;
 }
 
 /** A closure that re-evaluates the model and returns the loss (`step(closure)`). */

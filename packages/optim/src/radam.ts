@@ -4,9 +4,13 @@ import { Optimizer, type ParamGroup, type Params } from './optimizer.js';
 
 /** Options of {@link RAdam} (PyTorch's names in camelCase). */
 export interface RAdamOptions {
+  /** Learning rate (default 1e-3). */
   lr: number;
+  /** Coefficients of the running averages of the gradient and of its square (default [0.9, 0.999]). */
   betas: [number, number];
+  /** Added to the denominator for numerical stability (default 1e-8). */
   eps: number;
+  /** Weight decay: L2 penalty added to the gradient (default 0). */
   weightDecay: number;
 }
 

@@ -3,12 +3,19 @@ import { check, Optimizer, type ParamGroup, type Params } from './optimizer.js';
 
 /** Options of {@link RMSprop} (PyTorch's names in camelCase). */
 export interface RMSpropOptions {
+  /** Learning rate (default 1e-2). */
   lr: number;
+  /** Smoothing constant of the running mean of squared gradients (default 0.99). */
   alpha: number;
+  /** Added to the denominator for numerical stability (default 1e-8). */
   eps: number;
+  /** Weight decay: L2 penalty added to the gradient (default 0). */
   weightDecay: number;
+  /** Momentum factor (default 0). */
   momentum: number;
+  /** Normalize by the estimated variance of the gradient instead of its second moment (default false). */
   centered: boolean;
+  /** Maximize the objective instead of minimizing it (default false). */
   maximize: boolean;
 }
 

@@ -3,11 +3,17 @@ import { check, Optimizer, type ParamGroup, type Params } from './optimizer.js';
 
 /** Options of {@link SGD} (PyTorch's names in camelCase). */
 export interface SGDOptions {
+  /** Learning rate (default 1e-3). */
   lr: number;
+  /** Momentum factor (default 0: plain SGD). */
   momentum: number;
+  /** Dampening of the momentum (default 0). */
   dampening: number;
+  /** Weight decay: L2 penalty added to the gradient (default 0). */
   weightDecay: number;
+  /** Nesterov momentum (default false; needs momentum > 0 and dampening 0). */
   nesterov: boolean;
+  /** Maximize the objective instead of minimizing it (default false). */
   maximize: boolean;
 }
 

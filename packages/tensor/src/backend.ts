@@ -10,9 +10,13 @@ import type { Shape } from './shape.js';
 export interface TensorView {
   /** The backend's storage handle (a typed array on the CPU, a GPU buffer record on WebGPU). */
   readonly handle: unknown;
+  /** Element type. */
   readonly dtype: DType;
+  /** Size of each dim. */
   readonly shape: Shape;
+  /** Elements between neighbours along each dim (may be 0 or negative). */
   readonly strides: readonly number[];
+  /** Index of the first element in the storage. */
   readonly offset: number;
 }
 
@@ -81,9 +85,13 @@ export class Storage {
   /** Number of in-place modifications so far. */
   version = 0;
   constructor(
+    /** The backend that owns the handle. */
     readonly backend: Backend,
+    /** The backend's storage handle (a typed array on the CPU, a GPU buffer record on WebGPU). */
     readonly handle: unknown,
+    /** Element type. */
     readonly dtype: DType,
+    /** Number of elements. */
     readonly size: number,
   ) {}
   /** @internal */

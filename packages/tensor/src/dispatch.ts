@@ -10,9 +10,13 @@ import { Tensor } from './tensor.js';
  * internal broadcast or cast), the outputs and the attributes the derivative needs.
  */
 export interface OpRecord {
+  /** The op-table name of the op. */
   readonly op: string;
+  /** The user-visible inputs (before internal broadcasts and casts). */
   readonly inputs: readonly Tensor[];
+  /** The op's outputs. */
   readonly outputs: readonly Tensor[];
+  /** What the derivative needs (dims, keepdim, slice bounds, ...). */
   readonly attrs: KernelAttrs;
 }
 
@@ -31,9 +35,13 @@ export interface OpRecord {
  * ```
  */
 export interface AutogradHook {
+  /** Whether ops are recorded now (grad mode). */
   isGradEnabled(): boolean;
+  /** Called after an op when some input requires grad: records a graph node. */
   record(rec: OpRecord): void;
+  /** Called before an in-place op on `t`: leaf and saved-tensor checks. */
   beforeInplace(t: Tensor, op: string): void;
+  /** Called after an in-place op: `t` now holds `result` and adopts its history. */
   afterInplace(t: Tensor, result: Tensor, op: string): void;
   /** `t.backward(gradient, options)`; provided by autograd. */
   backward?(t: Tensor, gradient: Tensor | undefined, options: BackwardOptions): void;
@@ -46,8 +54,11 @@ export interface AutogradHook {
 
 /** Options of `Tensor.backward` (interpreted by `@gradfolio/autograd`). */
 export interface BackwardOptions {
+  /** Keep the graph (and the tensors it saved) for another backward pass. */
   retainGraph?: boolean;
+  /** Record the backward pass too, for higher-order gradients. */
   createGraph?: boolean;
+  /** Accumulate gradients only into these leaves. */
   inputs?: readonly Tensor[];
 }
 

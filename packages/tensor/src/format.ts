@@ -46,10 +46,15 @@ export type FormatDType = 'float32' | 'float64' | 'int32' | 'bool';
  * ```
  */
 export interface FormatOptions {
+  /** Digits after the decimal point (default 4, as PyTorch). */
   precision?: number;
+  /** Summarize tensors with more elements than this (default 1000). */
   threshold?: number;
+  /** Items shown at each end of a summarized dim (default 3). */
   edgeitems?: number;
+  /** Characters per line before wrapping (default 80). */
   linewidth?: number;
+  /** Force (true) or forbid (false) scientific notation; default: chosen from the values. */
   sciMode?: boolean | undefined;
 }
 

@@ -22,6 +22,7 @@ export type ShapeArgs = ReadonlyArray<number | readonly number[]>;
 
 /** Options of reductions over dims. */
 export interface ReduceOptions {
+  /** Keep the reduced dims with size 1 (default false). */
   keepdim?: boolean;
 }
 
@@ -199,6 +200,7 @@ export class Tensor {
   get requiresGrad(): boolean {
     return this.#requiresGrad;
   }
+  /** Sets whether autograd records ops on this tensor (as `requiresGrad_(flag)`). */
   set requiresGrad(flag: boolean) {
     if (flag && !isFloating(this.dtype)) {
       throw new GradfolioError(
@@ -283,7 +285,10 @@ export class Tensor {
    * ```
    */
   // biome-ignore lint/suspicious/noConfusingVoidType: a hook that only observes returns nothing.
-  registerHook(hook: (grad: Tensor) => Tensor | undefined | void): { remove(): void } {
+  registerHook(hook: (grad: Tensor) => Tensor | undefined | void): {
+    /** Unregisters the hook. */
+    remove(): void;
+  } {
     const h = getAutogradHook();
     if (h?.registerHook === undefined) {
       throw new GradfolioError(

@@ -255,7 +255,10 @@ export function createWebGPUBackend(device: GPUDevice): WebGPUBackend {
       s.freed = true;
       ctx.release(s.buffer, s.bytes);
     },
-    sync: () => device.queue.onSubmittedWorkDone(),
+    sync: () => {
+      ctx.flush();
+      return device.queue.onSubmittedWorkDone();
+    },
     unsupportedDType: (dtype) => (dtype === 'float64' ? FLOAT64_MESSAGE : undefined),
     trimPool: () => ctx.trim(),
   };

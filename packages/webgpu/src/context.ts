@@ -2,9 +2,11 @@
  * The per-device state of the WebGPU backend: the size-bucketed buffer pool, the pipeline cache,
  * pending zero-fills, and the one helper every kernel dispatches through.
  *
- * Ordering: everything goes through the single device queue. `queue.writeBuffer` and `queue.submit`
- * execute in call order on the queue timeline, so a buffer returned to the pool right after the submit
- * that last used it can be handed out again at once: later writes and dispatches run after that work.
+ * Ordering: everything goes through the single device queue. Ops record into one open command encoder
+ * that is submitted in batches (`flush`), so commands run in recording order; a buffer returned to the
+ * pool can be handed out again at once, because later dispatches are recorded after the work that last
+ * used it and host writes (`queue.writeBuffer`, which runs before anything submitted after it) flush the
+ * open encoder first.
  */
 import type { DType } from '@gradfolio/tensor';
 
@@ -26,6 +28,8 @@ const MAP_MODE_READ = 0x0001;
 export const WG = 256;
 /** Pooled bytes kept at most; buffers freed beyond this are destroyed. */
 const MAX_POOLED_BYTES = 512 * 1024 * 1024;
+/** Dispatches recorded into one command encoder before it is submitted (see `flush`). */
+const MAX_BATCH = 256;
 
 /**
  * The storage handle of a tensor on the WebGPU backend: one GPU buffer (STORAGE | COPY_SRC | COPY_DST)
@@ -39,9 +43,11 @@ const MAX_POOLED_BYTES = 512 * 1024 * 1024;
  * ```
  */
 export interface GPUStorage {
+  /** The storage's GPU buffer (pooled; views share it). */
   readonly buffer: GPUBuffer;
   /** Allocated bytes (the pool bucket). */
   readonly bytes: number;
+  /** Element type (bool as one u32 per element). */
   readonly dtype: DType;
   /** Elements the tensor core asked for. */
   readonly size: number;
@@ -80,6 +86,12 @@ export class GpuContext {
   /** Buffers handed out by `alloc` that still need zeroing; cleared at the head of the next encoder. */
   readonly #pendingClears = new Set<GPUBuffer>();
   readonly maxWorkgroups: number;
+  /** The command encoder ops record into until `flush` submits it. */
+  #open: GPUCommandEncoder | undefined;
+  #openOps = 0;
+  #flushScheduled = false;
+  /** Buffers to destroy once the open encoder (which may still use them) is submitted. */
+  readonly #destroyAfterFlush: GPUBuffer[] = [];
 
   constructor(readonly device: GPUDevice) {
     this.maxWorkgroups = device.limits.maxComputeWorkgroupsPerDimension;
@@ -111,7 +123,7 @@ export class GpuContext {
     totals.bytesInUse -= bytes;
     totals.liveBuffers--;
     if (totals.bytesPooled + bytes > MAX_POOLED_BYTES) {
-      buffer.destroy();
+      this.#destroy(buffer);
       return;
     }
     let list = this.#pool.get(bytes);
@@ -127,24 +139,39 @@ export class GpuContext {
   trim(): void {
     for (const [bytes, list] of this.#pool) {
       for (const b of list) {
-        b.destroy();
+        this.#destroy(b);
         totals.bytesPooled -= bytes;
       }
     }
     this.#pool.clear();
   }
 
-  /** Writes host data into a buffer (queue-ordered). */
+  #destroy(buffer: GPUBuffer): void {
+    if (this.#open === undefined) buffer.destroy();
+    else this.#destroyAfterFlush.push(buffer);
+  }
+
+  /**
+   * Writes host data into a buffer. `queue.writeBuffer` runs before any encoder submitted after it, so
+   * the recorded work is submitted first: the buffer may be a pooled one that recorded work still reads.
+   */
   write(buffer: GPUBuffer, data: ArrayBufferView): void {
     if (data.byteLength === 0) return;
+    this.flush();
     this.device.queue.writeBuffer(buffer, 0, data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
   }
 
   // ------------------------------------------------------------------ encoding
 
-  /** A command encoder that first zeroes every pending fresh allocation. */
+  /**
+   * The open command encoder (created on demand), after recording the zeroing of every pending fresh
+   * allocation. Ops record into it and call {@link GpuContext.submit}; the batch is submitted by
+   * {@link GpuContext.flush}: when a read or a host write needs it, after `MAX_BATCH` ops, or at the
+   * end of the current task (a microtask), so a synchronous training step is one submit.
+   */
   encoder(): GPUCommandEncoder {
-    const enc = this.device.createCommandEncoder();
+    this.#open ??= this.device.createCommandEncoder();
+    const enc = this.#open;
     for (const b of this.#pendingClears) enc.clearBuffer(b);
     this.#pendingClears.clear();
     return enc;
@@ -211,10 +238,36 @@ export class GpuContext {
     pass.end();
   }
 
-  /** Submits `enc` and returns the temporaries to the pool (safe: later work is queue-ordered). */
+  /**
+   * Ends one op: its temporaries go back to the pool at once (whatever reuses them is recorded later in
+   * the same encoder, or written by the host only after a flush), and the batch is submitted when full
+   * or, at the latest, at the end of the current task.
+   */
   submit(enc: GPUCommandEncoder, temps: ReadonlyArray<{ buffer: GPUBuffer; bytes: number }> = []): void {
-    this.device.queue.submit([enc.finish()]);
     for (const t of temps) this.release(t.buffer, t.bytes);
+    if (enc !== this.#open) {
+      this.device.queue.submit([enc.finish()]);
+      return;
+    }
+    if (++this.#openOps >= MAX_BATCH) this.flush();
+    else if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      queueMicrotask(() => {
+        this.#flushScheduled = false;
+        this.flush();
+      });
+    }
+  }
+
+  /** Submits the recorded ops (one `queue.submit`), then recycles their uniforms and destroys deferred buffers. */
+  flush(): void {
+    const enc = this.#open;
+    if (enc === undefined) return;
+    this.#open = undefined;
+    this.#openOps = 0;
+    this.device.queue.submit([enc.finish()]);
+    for (const b of this.#destroyAfterFlush) b.destroy();
+    this.#destroyAfterFlush.length = 0;
     for (const [size, list] of this.#uniformsInFlight) {
       let pool = this.#uniformPool.get(size);
       if (pool === undefined) {
@@ -273,6 +326,7 @@ export class GpuContext {
     enc.copyBufferToBuffer(src, srcOffset, staging, 0, bytes);
     if (errors !== undefined) enc.copyBufferToBuffer(errors, 0, staging, bytes, 16);
     this.submit(enc, temps);
+    this.flush();
     try {
       await staging.mapAsync(MAP_MODE_READ);
       const all = staging.getMappedRange();

@@ -3,9 +3,13 @@ import type { Tensor } from '../tensor.js';
 
 /** Hyper-parameters of one Adam step ({@link adamUpdate_}). */
 export interface AdamUpdateOptions {
+  /** Learning rate. */
   lr: number;
+  /** Coefficient of the running average of the gradient. */
   beta1: number;
+  /** Coefficient of the running average of the squared gradient. */
   beta2: number;
+  /** Added to the denominator for numerical stability. */
   eps: number;
   /** The step number after this update (1 on the first step): sets the bias corrections. */
   step: number;
@@ -13,9 +17,13 @@ export interface AdamUpdateOptions {
 
 /** Hyper-parameters of one SGD step ({@link sgdUpdate_}). */
 export interface SGDUpdateOptions {
+  /** Learning rate. */
   lr: number;
+  /** Momentum factor (0: no momentum buffer). */
   momentum: number;
+  /** Dampening of the momentum. */
   dampening: number;
+  /** Nesterov momentum. */
   nesterov: boolean;
   /** True on the first step with momentum: the buffer is set to the gradient instead of updated. */
   init: boolean;

@@ -36,7 +36,9 @@ export type OpTag =
 export interface OpDef {
   /** The op's name: kernel key, derivative key and fixture key. */
   readonly name: string;
+  /** How the op is executed (see {@link OpKind}). */
   readonly kind: OpKind;
+  /** Op families, used by backends and tests to group ops. */
   readonly tags: readonly OpTag[];
   /** Whether gradients flow through the op (comparisons, argmax, ... do not). */
   readonly differentiable: boolean;

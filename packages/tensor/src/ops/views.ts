@@ -272,8 +272,11 @@ const SLICE = Symbol.for('gradfolio.slice');
 /** A Python-style slice `start:stop:step` for `index()`. */
 export interface Slice {
   readonly [SLICE]: true;
+  /** First index (undefined: the start, or the end for a negative step). */
   readonly start: number | undefined;
+  /** Index to stop before (undefined: the end, or the start for a negative step). */
   readonly stop: number | undefined;
+  /** Distance between indices (negative steps walk backwards). */
   readonly step: number;
 }
 
