@@ -14,6 +14,7 @@ import { linalgKernels } from './kernels/linalg.js';
 import { lineKernels } from './kernels/lines.js';
 import { lstmKernels } from './kernels/lstm.js';
 import { matmulKernel } from './kernels/matmul.js';
+import { optimKernels } from './kernels/optim.js';
 import { type ReduceOp, reduceKernel } from './kernels/reduce.js';
 import { contiguousStrides, numelOf } from './layout.js';
 
@@ -164,6 +165,7 @@ export function createWebGPUBackend(device: GPUDevice): WebGPUBackend {
   for (const [name, k] of lineKernels(ctx, kernels.get('copy')!)) kernels.set(name, k);
   for (const [name, k] of linalgKernels(ctx)) kernels.set(name, k);
   for (const [name, k] of lstmKernels(ctx)) kernels.set(name, k);
+  for (const [name, k] of optimKernels(ctx)) kernels.set(name, k);
 
   const store = (dtype: DType, size: number, zero: boolean): GPUStorage => {
     const { buffer, bytes } = ctx.acquire(size * BYTES, zero);

@@ -25,10 +25,5 @@ export function webgpuTolerance(op: string, dtype: DType): Tolerance {
   return defaultTolerance(op, dtype);
 }
 
-/**
- * Every op of the op table: the primitives, and the fused ops this backend has kernels for (the LSTM
- * layer and its backward; the fused optimizer updates run as ordinary ops here, so they are not listed).
- */
-export const WEBGPU_OPS = [...opTable.values()]
-  .filter((d) => d.kind !== 'fused' || d.name === 'lstmLayer' || d.name === 'lstmLayerBackward')
-  .map((d) => d.name);
+/** Every op of the op table, fused ones included (this backend has kernels for all of them). */
+export const WEBGPU_OPS = [...opTable.values()].map((d) => d.name);
