@@ -21,6 +21,7 @@ import { Adam } from '@gradfolio/optim';
 import * as gf from '@gradfolio/tensor';
 import * as tf from '@tensorflow/tfjs';
 import { measure, randData, record, useTf } from './harness.js';
+import { tfCloseEpoch, tfCloseModel, tfMse, tfNegSharpe, tfPortfolioModel } from './tfmodels.js';
 
 const PYTHON = '/usr/bin/python3';
 
@@ -45,14 +46,6 @@ class PortfolioModel extends Module<[gf.Tensor], gf.Tensor> {
 function negSharpe(weights: gf.Tensor, nextReturns: gf.Tensor): gf.Tensor {
   const port = weights.mul(nextReturns).sum(1);
   return port.mean().div(port.std()).neg();
-}
-
-function tfNegSharpe(weights: tf.Tensor, nextReturns: tf.Tensor): tf.Scalar {
-  const port = tf.sum(tf.mul(weights, nextReturns), 1);
-  const n = port.shape[0] as number;
-  const mean = tf.mean(port);
-  const std = tf.sqrt(tf.div(tf.sum(tf.square(tf.sub(port, mean))), n - 1));
-  return tf.neg(tf.div(mean, std)) as tf.Scalar;
 }
 
 function torchTimes(runs: number, warmup: number, epochRuns: number): Record<string, number> | string {
@@ -149,26 +142,18 @@ export async function benchLSTM(quick: boolean): Promise<void> {
   for (const backend of ['wasm', 'cpu'] as const) {
     await useTf(backend);
     const slow = backend === 'cpu';
-    const closeTf = tf.sequential({
-      layers: [tf.layers.lstm({ units: 4, inputShape: [7, 1] }), tf.layers.dense({ units: 1 })],
-    });
-    const portTf = tf.sequential({
-      layers: [
-        tf.layers.lstm({ units: 64, inputShape: [50, 8] }),
-        tf.layers.dense({ units: 4, activation: 'softmax' }),
-      ],
-    });
+    const closeTf = tfCloseModel();
+    const portTf = tfPortfolioModel(50, 8, 64);
     const tx0 = tf.tensor3d(x0d, [16, 7, 1]);
     const ty0 = tf.tensor2d(y0d, [16, 1]);
     const tx3 = tf.tensor3d(x3d, [64, 50, 8]);
     const tr3 = tf.tensor2d(r3d, [64, 4]);
-    const mse = (p: tf.Tensor, y: tf.Tensor): tf.Scalar => tf.mean(tf.square(tf.sub(p, y)));
     await measure(
       'lstm-fwd-bwd',
       `tfjs-${backend}`,
       S000,
       async () => {
-        const { value, grads } = tf.variableGrads(() => mse(closeTf.apply(tx0) as tf.Tensor, ty0));
+        const { value, grads } = tf.variableGrads(() => tfMse(closeTf.apply(tx0) as tf.Tensor, ty0));
         await value.data();
         value.dispose();
         tf.dispose(grads);
@@ -208,20 +193,7 @@ export async function benchLSTM(quick: boolean): Promise<void> {
         'lstm-epoch',
         `tfjs-${backend}`,
         EPOCH,
-        async () => {
-          // The same shuffled batches as a DataLoader: one gather per tensor and batch.
-          const perm = Array.from(gf.randperm(6183, { generator: g }).dataSync() as Int32Array);
-          let total = 0;
-          for (let s = 0; s < perm.length; s += 16) {
-            const idx = tf.tensor1d(perm.slice(s, s + 16), 'int32');
-            const xb = tf.gather(xs, idx);
-            const yb = tf.gather(ys, idx);
-            const loss = adam0.minimize(() => mse(closeTf.apply(xb) as tf.Tensor, yb), true);
-            total += (await loss!.data())[0]!;
-            tf.dispose([idx, xb, yb, loss!]);
-          }
-          return total;
-        },
+        () => tfCloseEpoch(closeTf, adam0, xs, ys, 16, g),
         { runs: slow ? 1 : epochRuns, warmup: slow ? 0 : 1 },
       );
       tf.dispose([xs, ys]);
