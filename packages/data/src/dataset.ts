@@ -30,7 +30,10 @@ export interface Dataset<T> {
  * const stream: IterableDataset<number> = { *[Symbol.iterator]() { for (let i = 0; i < 5; i++) yield i; } };
  * ```
  */
-export type IterableDataset<T> = (Iterable<T> | AsyncIterable<T>) & { readonly length?: number };
+export type IterableDataset<T> = (Iterable<T> | AsyncIterable<T>) & {
+  /** Number of samples, when known (gives `DataLoader.length`). */
+  readonly length?: number;
+};
 
 /**
  * True when `value` is a map-style dataset (a numeric `length` and a `get` method).

@@ -33,7 +33,10 @@ function isPositiveInt(v: unknown): v is number {
  */
 export class SequentialSampler implements Sampler<number> {
   /** The sized source; its `length` is read at each pass. */
-  readonly dataSource: { readonly length: number };
+  readonly dataSource: {
+    /** Number of samples to draw indices for. */
+    readonly length: number;
+  };
 
   constructor(dataSource: { readonly length: number }) {
     this.dataSource = dataSource;
@@ -78,7 +81,10 @@ export interface RandomSamplerOptions {
  */
 export class RandomSampler implements Sampler<number> {
   /** The sized source. */
-  readonly dataSource: { readonly length: number };
+  readonly dataSource: {
+    /** Number of samples to draw indices for. */
+    readonly length: number;
+  };
   /** Whether draws are with replacement. */
   readonly replacement: boolean;
   /** The generator, when one was given. */

@@ -48,8 +48,14 @@ export interface AutogradHook {
   /** `t.retainGrad()`; provided by autograd. */
   retainGrad?(t: Tensor): void;
   /** `t.registerHook(fn)`; provided by autograd. */
-  // biome-ignore lint/suspicious/noConfusingVoidType: a hook that only observes returns nothing.
-  registerHook?(t: Tensor, hook: (grad: Tensor) => Tensor | undefined | void): { remove(): void };
+  registerHook?(
+    t: Tensor,
+    // biome-ignore lint/suspicious/noConfusingVoidType: a hook that only observes returns nothing.
+    hook: (grad: Tensor) => Tensor | undefined | void,
+  ): {
+    /** Unregisters the hook. */
+    remove(): void;
+  };
 }
 
 /** Options of `Tensor.backward` (interpreted by `@gradfolio/autograd`). */

@@ -45,6 +45,7 @@ export interface ErrorDetails {
  * ```
  */
 export class GradfolioError extends Error {
+  /** Brand that identifies gradfolio errors across copies of the package (see `isInstance`). @internal */
   readonly [MARKER] = true;
   /** Machine-readable code. */
   readonly code: ErrorCode | (string & {});

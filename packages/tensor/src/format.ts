@@ -188,6 +188,7 @@ export function setPrintOptions(options: FormatOptions & { profile?: 'default' |
  * ```
  */
 export function getPrintOptions(): Required<Omit<FormatOptions, 'sciMode'>> & {
+  /** `true` / `false` forces scientific / fixed notation; `undefined` chooses per tensor. */
   sciMode: boolean | undefined;
 } {
   return { ...printOptions };

@@ -233,4 +233,13 @@ export function inverse(a: Tensor): Tensor {
  * linalg.solve(A, b); linalg.inv(A); linalg.cholesky(A);
  * ```
  */
-export const linalg = { cholesky, solve, inv: inverse, matmul } as const;
+export const linalg = {
+  /** `torch.linalg.cholesky`: see {@link cholesky}. */
+  cholesky,
+  /** `torch.linalg.solve`: see {@link solve}. */
+  solve,
+  /** `torch.linalg.inv`: see {@link inverse}. */
+  inv: inverse,
+  /** `torch.linalg.matmul`: see {@link matmul}. */
+  matmul,
+} as const;

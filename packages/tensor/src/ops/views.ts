@@ -271,6 +271,7 @@ const SLICE = Symbol.for('gradfolio.slice');
 
 /** A Python-style slice `start:stop:step` for `index()`. */
 export interface Slice {
+  /** Brand that tells a slice from a plain object. @internal */
   readonly [SLICE]: true;
   /** First index (undefined: the start, or the end for a negative step). */
   readonly start: number | undefined;
