@@ -22,11 +22,12 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import '@gradfolio/autograd';
 import { DataLoader, TensorDataset } from '@gradfolio/data';
-import { Linear, LSTM, Module, mseLoss } from '@gradfolio/nn';
+import { mseLoss } from '@gradfolio/nn';
 import { Adam } from '@gradfolio/optim';
 import * as gf from '@gradfolio/tensor';
 import { initWebGPU, webgpuStats } from '@gradfolio/webgpu';
 import * as tf from '@tensorflow/tfjs';
+import { CloseModel, negSharpe, PortfolioModel } from './models.js';
 import { tfCloseEpoch, tfCloseModel, tfNegSharpe, tfPortfolioModel } from './tfmodels.js';
 
 const args = process.argv.slice(2);
@@ -59,34 +60,6 @@ async function median(fn: () => Promise<unknown>, runs: number, warmup: number):
   }
   t.sort((a, b) => a - b);
   return t[Math.floor(t.length / 2)] as number;
-}
-
-class PortfolioModel extends Module<[gf.Tensor], gf.Tensor> {
-  readonly lstm: LSTM;
-  readonly fc: Linear;
-  constructor(features: number, hidden: number, assets: number) {
-    super();
-    this.lstm = this.registerModule('lstm', new LSTM(features, hidden, { batchFirst: true }));
-    this.fc = this.registerModule('fc', new Linear(hidden, assets));
-  }
-  forward(x: gf.Tensor): gf.Tensor {
-    const [, [hN]] = this.lstm.forward(x);
-    return this.fc.forward(hN.select(0, -1)).softmax(1);
-  }
-}
-
-class CloseModel extends Module<[gf.Tensor], gf.Tensor> {
-  readonly lstm = this.registerModule('lstm', new LSTM(1, 4, { batchFirst: true }));
-  readonly fc = this.registerModule('fc', new Linear(4, 1));
-  forward(x: gf.Tensor): gf.Tensor {
-    const [, [hN]] = this.lstm.forward(x);
-    return this.fc.forward(hN.select(0, -1));
-  }
-}
-
-function negSharpe(w: gf.Tensor, r: gf.Tensor): gf.Tensor {
-  const port = w.mul(r).sum(1);
-  return port.mean().div(port.std()).neg();
 }
 
 async function benchMatmul(n: number): Promise<void> {

@@ -16,37 +16,15 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import '@gradfolio/autograd';
 import { DataLoader, TensorDataset } from '@gradfolio/data';
-import { Linear, LSTM, Module, mseLoss } from '@gradfolio/nn';
+import { mseLoss } from '@gradfolio/nn';
 import { Adam } from '@gradfolio/optim';
 import * as gf from '@gradfolio/tensor';
 import * as tf from '@tensorflow/tfjs';
 import { measure, randData, record, useTf } from './harness.js';
+import { CloseModel, negSharpe, PortfolioModel } from './models.js';
 import { tfCloseEpoch, tfCloseModel, tfMse, tfNegSharpe, tfPortfolioModel } from './tfmodels.js';
 
 const PYTHON = '/usr/bin/python3';
-
-class CloseModel extends Module<[gf.Tensor], gf.Tensor> {
-  readonly lstm = this.registerModule('lstm', new LSTM(1, 4, { batchFirst: true }));
-  readonly fc = this.registerModule('fc', new Linear(4, 1));
-  forward(x: gf.Tensor): gf.Tensor {
-    const [, [hN]] = this.lstm.forward(x);
-    return this.fc.forward(hN.select(0, -1));
-  }
-}
-
-class PortfolioModel extends Module<[gf.Tensor], gf.Tensor> {
-  readonly lstm = this.registerModule('lstm', new LSTM(8, 64, { batchFirst: true }));
-  readonly fc = this.registerModule('fc', new Linear(64, 4));
-  forward(x: gf.Tensor): gf.Tensor {
-    const [, [hN]] = this.lstm.forward(x);
-    return this.fc.forward(hN.select(0, -1)).softmax(1);
-  }
-}
-
-function negSharpe(weights: gf.Tensor, nextReturns: gf.Tensor): gf.Tensor {
-  const port = weights.mul(nextReturns).sum(1);
-  return port.mean().div(port.std()).neg();
-}
 
 function torchTimes(runs: number, warmup: number, epochRuns: number): Record<string, number> | string {
   if (!existsSync(PYTHON)) return `${PYTHON} not found`;
