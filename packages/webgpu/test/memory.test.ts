@@ -59,8 +59,8 @@ async function train(T: number, B: number, I: number, H: number, steps: number) 
 }
 
 describe('GPU memory stays flat over a training loop', () => {
-  it('300 steps of a small portfolio LSTM: bytes in use, live buffers and buffer creations flat', async () => {
-    const { samples, losses } = await train(10, 8, 8, 16, 300);
+  it('150 steps of a small portfolio LSTM: bytes in use, live buffers and buffer creations flat', async () => {
+    const { samples, losses } = await train(10, 8, 8, 16, 150);
     const ref = samples[4]!;
     for (const s of samples.slice(5)) {
       expect(s.inUse).toBe(ref.inUse);

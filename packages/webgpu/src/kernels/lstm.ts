@@ -171,10 +171,12 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
 /**
  * A strided product `c[cOff + m N + n] = sum_k A(m, k) B(k, n)` with `A(m, k) = a[aOff + m aRs + k aCs]`
  * and `B(k, n) = b[bOff + k bRs + n bCs]` (or 1 when `ones`), in 16x16 tiles staged in workgroup memory.
- * Uniforms `[M, N, K, aOff, aRs, aCs, bOff, bRs, bCs, cOff, ones, tilesN]`.
+ * Split-K: workgroup `w` takes tile `w % tiles` and the `kChunk`-long slice `w / tiles` of K, writing its
+ * partial sum to slab `w / tiles` of c (`M * N` apart); with one slice that is the product itself.
+ * Uniforms `[M, N, K, aOff, aRs, aCs, bOff, bRs, bCs, cOff, ones, tilesN, kChunk, slices]`.
  */
 function productShader(): string {
-  return `${uniformDecl(12)}
+  return `${uniformDecl(14)}
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
@@ -186,18 +188,21 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
   let w = i32(wid.x + wid.y * nwg.x);
   let M = ${slot(0)}; let N = ${slot(1)}; let K = ${slot(2)};
   let tilesN = ${slot(11)};
-  if (w >= tilesN * ((M + ${TILE - 1}) / ${TILE})) { return; }
+  let tiles = tilesN * ((M + ${TILE - 1}) / ${TILE});
+  if (w >= tiles * ${slot(13)}) { return; }
+  let slice = w / tiles; let t = w % tiles;
+  let kBegin = slice * ${slot(12)}; let kEnd = min(K, kBegin + ${slot(12)});
   let tx = i32(lid.x); let ty = i32(lid.y);
-  let row = (w / tilesN) * ${TILE} + ty;
-  let col = (w % tilesN) * ${TILE} + tx;
+  let row = (t / tilesN) * ${TILE} + ty;
+  let col = (t % tilesN) * ${TILE} + tx;
   let ones = ${slot(10)} != 0;
   var acc = 0.0;
-  for (var k0 = 0; k0 < K; k0 += ${TILE}) {
+  for (var k0 = kBegin; k0 < kEnd; k0 += ${TILE}) {
     var av = 0.0;
-    if (row < M && k0 + tx < K) { av = a[${slot(3)} + row * ${slot(4)} + (k0 + tx) * ${slot(5)}]; }
+    if (row < M && k0 + tx < kEnd) { av = a[${slot(3)} + row * ${slot(4)} + (k0 + tx) * ${slot(5)}]; }
     As[tx][ty] = av;
     var bv = 0.0;
-    if (col < N && k0 + ty < K) {
+    if (col < N && k0 + ty < kEnd) {
       if (ones) { bv = 1.0; } else { bv = b[${slot(6)} + (k0 + ty) * ${slot(7)} + col * ${slot(8)}]; }
     }
     Bs[ty][tx] = bv;
@@ -205,8 +210,32 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     for (var kk = 0; kk < ${TILE}; kk++) { acc += As[kk][ty] * Bs[kk][tx]; }
     workgroupBarrier();
   }
-  if (row < M && col < N) { c[${slot(9)} + row * N + col] = acc; }
+  if (row < M && col < N) { c[${slot(9)} + slice * M * N + row * N + col] = acc; }
 }`;
+}
+
+/** Sums the `slices` partial products of a split-K product: uniforms `[count, slices, cOff]`. */
+function sumSlicesShader(): string {
+  return `${uniformDecl(3)}
+@group(0) @binding(1) var<storage, read> p: array<f32>;
+@group(0) @binding(2) var<storage, read_write> c: array<f32>;
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = i32(gid.x + gid.y * nwg.x * 256u);
+  let n = ${slot(0)};
+  if (i >= n) { return; }
+  var acc = 0.0;
+  for (var s = 0; s < ${slot(1)}; s++) { acc += p[s * n + i]; }
+  c[${slot(2)} + i] = acc;
+}`;
+}
+
+/** Split K into slices when the output has few tiles and K is long (dW over all T * B rows). */
+function kSlices(tiles: number, K: number): { slices: number; chunk: number } {
+  const want = Math.min(Math.ceil(256 / tiles), Math.floor(K / 256));
+  if (want <= 1) return { slices: 1, chunk: Math.max(K, 1) };
+  const chunk = Math.ceil(K / want / TILE) * TILE;
+  return { slices: Math.ceil(K / chunk), chunk };
 }
 
 function bufferOf(v: TensorView): GPUBuffer {
@@ -263,13 +292,38 @@ export function lstmKernels(ctx: GpuContext): Array<[string, Kernel]> {
       b === 'ones' ? 1 : 0,
       tilesN,
     );
+    const tiles = tilesN * Math.ceil(M / TILE);
+    const { slices, chunk } = kSlices(tiles, K);
     const pipeline = ctx.pipeline('lstm|product', productShader);
+    if (slices === 1) {
+      ctx.dispatch(
+        enc,
+        pipeline,
+        Int32Array.of(...u, Math.max(K, 1), 1),
+        [{ buffer: a.buffer }, { buffer: bo.buffer }, { buffer: c, write: true }],
+        tiles,
+        temps,
+      );
+      return;
+    }
+    // Few output tiles over a long K: partial products per K slice, then one summing pass.
+    const part = ctx.acquire(slices * M * N * 4, false);
+    temps.push(part);
+    u[9] = 0;
     ctx.dispatch(
       enc,
       pipeline,
-      u,
-      [{ buffer: a.buffer }, { buffer: bo.buffer }, { buffer: c, write: true }],
-      tilesN * Math.ceil(M / TILE),
+      Int32Array.of(...u, chunk, slices),
+      [{ buffer: a.buffer }, { buffer: bo.buffer }, { buffer: part.buffer, write: true }],
+      tiles * slices,
+      temps,
+    );
+    ctx.dispatch(
+      enc,
+      ctx.pipeline('lstm|sum-slices', sumSlicesShader),
+      Int32Array.of(M * N, slices, cOff),
+      [{ buffer: part.buffer }, { buffer: c, write: true }],
+      Math.ceil((M * N) / 256),
       temps,
     );
   };
