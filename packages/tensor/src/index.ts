@@ -192,6 +192,7 @@ export { endScope, keep, scopeDepth, startScope, tidy } from './scope.js';
 export { broadcastShapes, contiguousStrides, isContiguous, numel, type Shape } from './shape.js';
 export {
   type GradFnLike,
+  liveTensors,
   type NestedArray,
   type ReduceOptions,
   type ShapeArgs,

@@ -32,10 +32,35 @@ export interface GradFnLike {
   readonly name: string;
 }
 
+/** Live (not disposed, not collected) tensors per device, for backends whose memory is not GC-managed. */
+const liveCounts = new Map<string, number>();
+function countLive(device: string, delta: number): void {
+  liveCounts.set(device, (liveCounts.get(device) ?? 0) + delta);
+}
+
+/**
+ * Number of live tensors (views included) on a device whose memory is not managed by the garbage
+ * collector (`'webgpu'`): created and neither disposed nor collected yet. Always 0 for the CPU.
+ *
+ * @example
+ * ```ts
+ * const before = liveTensors('webgpu');
+ * const t = zeros([4], { device: 'webgpu' });
+ * liveTensors('webgpu') - before; // 1
+ * t.dispose();
+ * ```
+ */
+export function liveTensors(device: string): number {
+  return liveCounts.get(device) ?? 0;
+}
+
 const finalizer =
   typeof FinalizationRegistry === 'undefined'
     ? undefined
-    : new FinalizationRegistry<Storage>((storage) => storage.release());
+    : new FinalizationRegistry<Storage>((storage) => {
+        countLive(storage.backend.name, -1);
+        storage.release();
+      });
 
 /** @internal */
 export function normShapeArgs(args: ShapeArgs): number[] {
@@ -97,7 +122,10 @@ export class Tensor {
     this.strides = strides;
     this.offset = offset;
     this.dtype = dtype;
-    if (!storage.backend.gcManaged) finalizer?.register(this, storage, this);
+    if (!storage.backend.gcManaged) {
+      finalizer?.register(this, storage, this);
+      countLive(storage.backend.name, 1);
+    }
     trackTensor(this);
   }
 
@@ -341,7 +369,10 @@ export class Tensor {
   dispose(): void {
     if (this.#disposed) return;
     this.#disposed = true;
-    if (!this.storage.backend.gcManaged) finalizer?.unregister(this);
+    if (!this.storage.backend.gcManaged) {
+      finalizer?.unregister(this);
+      countLive(this.storage.backend.name, -1);
+    }
     this.storage.release();
   }
   /** An autograd graph needs this tensor until {@link Tensor._unpin}. @internal */

@@ -3,6 +3,7 @@ import {
   type DType,
   GradfolioError,
   type Kernel,
+  liveTensors,
   type TensorView,
   type TypedArray,
 } from '@gradfolio/tensor';
@@ -53,6 +54,8 @@ export interface WebGPUStats {
   liveBuffers: number;
   /** Storage buffers ever created with `createBuffer` (pool misses), for checking reuse. */
   buffersCreated: number;
+  /** Live tensors on `'webgpu'` (views included): created and neither disposed nor collected. */
+  liveTensors: number;
 }
 
 /**
@@ -70,7 +73,7 @@ export interface WebGPUStats {
  * ```
  */
 export function webgpuStats(): WebGPUStats {
-  return { ...totals };
+  return { ...totals, liveTensors: liveTensors('webgpu') };
 }
 
 /**

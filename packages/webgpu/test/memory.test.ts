@@ -46,17 +46,34 @@ async function train(T: number, B: number, I: number, H: number, steps: number) 
   const x = randn([T, B, I], { generator: g }).to('webgpu');
   const r = randn([B, 4], { generator: g }).mul(0.01).to('webgpu');
   const m = model(I, H, 4, 2);
-  const samples: Array<{ inUse: number; live: number; created: number }> = [];
+  const samples: Array<{ inUse: number; live: number; created: number; tensors: number }> = [];
   const losses: number[] = [];
   for (let s = 0; s < steps; s++) {
     const loss = m.step(x, r);
     losses.push(Number(await loss.item()));
     loss.dispose();
     const st = webgpuStats();
-    samples.push({ inUse: st.bytesInUse, live: st.liveBuffers, created: st.buffersCreated });
+    samples.push({
+      inUse: st.bytesInUse,
+      live: st.liveBuffers,
+      created: st.buffersCreated,
+      tensors: st.liveTensors,
+    });
   }
   return { samples, losses };
 }
+
+describe('webgpuStats', () => {
+  it('counts live tensors (views included) until they are disposed', () => {
+    const before = webgpuStats().liveTensors;
+    const t = zeros([8], { device: 'webgpu' });
+    const v = t.reshape(2, 4);
+    expect(webgpuStats().liveTensors - before).toBe(2);
+    v.dispose();
+    t.dispose();
+    expect(webgpuStats().liveTensors).toBe(before);
+  });
+});
 
 describe('GPU memory stays flat over a training loop', () => {
   it('150 steps of a small portfolio LSTM: bytes in use, live buffers and buffer creations flat', async () => {
@@ -65,6 +82,7 @@ describe('GPU memory stays flat over a training loop', () => {
     for (const s of samples.slice(5)) {
       expect(s.inUse).toBe(ref.inUse);
       expect(s.live).toBe(ref.live);
+      expect(s.tensors).toBe(ref.tensors);
     }
     // After warm-up every buffer comes from the pool: nothing new is created.
     expect(samples.at(-1)!.created).toBe(samples[9]!.created);
