@@ -21,7 +21,7 @@
  */
 
 import { noGrad, zeroGrad } from '@gradfolio/autograd';
-import { DTYPES, type DType, GradfolioError, isFloating, Tensor } from '@gradfolio/tensor';
+import { DTYPES, type DType, GradfolioError, isFloating, keep, Tensor } from '@gradfolio/tensor';
 
 // ---------------------------------------------------------------------------------------------- Parameter
 
@@ -282,7 +282,8 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
       this.#parameters.set(name, undefined);
       return param;
     }
-    const p = isParameter(param) ? param : parameter(param);
+    // A module's state outlives any scope (`tidy`) it was built or updated in.
+    const p = keep(isParameter(param) ? param : parameter(param));
     this.#parameters.set(name, p);
     return p as T;
   }
@@ -303,6 +304,7 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
     options: { persistent?: boolean } = {},
   ): T {
     this.#checkFree('registerBuffer', name, this.#buffers);
+    if (tensor !== undefined) keep(tensor);
     this.#buffers.set(name, tensor);
     if (options.persistent ?? true) this.#nonPersistent.delete(name);
     else this.#nonPersistent.add(name);
@@ -634,15 +636,15 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
       if (moved === p) continue;
       const np = parameter(moved === p ? p : moved.detach(), false);
       np.requiresGrad = p.requiresGrad;
-      if (p.grad !== undefined) np.grad = noGrad(() => fn(p.grad as Tensor)).detach();
-      this.#parameters.set(name, np);
+      if (p.grad !== undefined) np.grad = keep(noGrad(() => fn(p.grad as Tensor)).detach());
+      this.#parameters.set(name, keep(np));
       replace(p, np);
     }
     for (const [name, b] of this.#buffers) {
       if (b === undefined) continue;
       const moved = noGrad(() => fn(b));
       if (moved === b) continue;
-      this.#buffers.set(name, moved);
+      this.#buffers.set(name, keep(moved));
       replace(b, moved);
     }
     return this;
