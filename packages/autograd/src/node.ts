@@ -5,7 +5,8 @@ import {
   type KernelAttrs,
   type OpRecord,
   type Shape,
-  type Tensor,
+  scopeDepth,
+  Tensor,
 } from '@gradfolio/tensor';
 
 /**
@@ -190,9 +191,12 @@ export class Node implements GradFnLike {
    * @internal
    */
   pinSaved(): void {
+    // Only a scope can dispose a tensor out from under the graph: outside scopes, nothing to do (this
+    // runs for every recorded op).
+    if (scopeDepth() === 0) return;
     const list: Tensor[] = [];
     const add = (t: unknown): void => {
-      if (t instanceof Object && '_pins' in t && 'storage' in t) list.push(t as Tensor);
+      if (t instanceof Tensor) list.push(t);
     };
     for (const t of this.savedInputs ?? []) add(t);
     for (const t of this.savedOutputs ?? []) add(t);

@@ -1,4 +1,4 @@
-import { cat, lstmLayerBackward, stack, sub, type Tensor, zeros } from '@gradfolio/tensor';
+import { cat, lstmLayerBackward, lstmLayerSteps, stack, sub, type Tensor, zeros } from '@gradfolio/tensor';
 import { isGradEnabled } from './mode.js';
 import type { Derivative, DerivativeContext } from './node.js';
 
@@ -22,39 +22,13 @@ function compositeBackward(
   const T = x.shape[0] as number;
   const B = x.shape[1] as number;
   const I = x.shape[2] as number;
-  const flat = x.reshape(T * B, I).matmul(wih.T);
-  const xp = (bih === undefined ? flat : flat.add(bih)).reshape(T, B, wih.shape[0] as number);
-  const whhT = whh.T;
-  type Step = { i: Tensor; f: Tensor; g: Tensor; o: Tensor; cPrev: Tensor; c: Tensor; hPrev: Tensor };
-  const steps: Step[] = [];
-  let h = h0;
-  let c = c0;
-  for (let k = 0; k < T; k++) {
-    const t = reverse ? T - 1 - k : k;
-    const gh = h.matmul(whhT);
-    const z = xp.select(0, t).add(bhh === undefined ? gh : gh.add(bhh));
-    const [zi, zf, zg, zo] = z.chunk(4, -1) as [Tensor, Tensor, Tensor, Tensor];
-    const s: Step = {
-      i: zi.sigmoid(),
-      f: zf.sigmoid(),
-      g: zg.tanh(),
-      o: zo.sigmoid(),
-      cPrev: c,
-      c,
-      hPrev: h,
-    };
-    s.c = s.f.mul(c).add(s.i.mul(s.g));
-    h = s.o.mul(s.c.tanh());
-    c = s.c;
-    steps.push(s);
-  }
+  const steps = lstmLayerSteps(x, h0, c0, { wih, whh, bih, bhh }, { reverse });
   let dh = zeros(h0.shape as number[], { dtype: h0.dtype, device: h0.device });
   let dc = gcN;
   let dW: Tensor | undefined;
   const dz = new Array<Tensor>(T);
   for (let k = T - 1; k >= 0; k--) {
-    const t = reverse ? T - 1 - k : k;
-    const { i, f, g, o, cPrev, c: ct, hPrev } = steps[k]!;
+    const { t, i, f, g, o, cPrev, c: ct, hPrev } = steps[k]!;
     dh = dh.add(gOut.select(0, t));
     const tc = ct.tanh();
     dc = dc.add(dh.mul(o).mul(sub(1, tc.mul(tc))));

@@ -141,9 +141,11 @@ export {
 export {
   type LSTMLayerOptions,
   type LSTMLayerWeights,
+  type LSTMStep,
   lstmLayer,
   lstmLayerBackward,
   lstmLayerComposite,
+  lstmLayerSteps,
 } from './ops/rnn.js';
 export {
   cat,

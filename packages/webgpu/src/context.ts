@@ -245,10 +245,7 @@ export class GpuContext {
    */
   submit(enc: GPUCommandEncoder, temps: ReadonlyArray<{ buffer: GPUBuffer; bytes: number }> = []): void {
     for (const t of temps) this.release(t.buffer, t.bytes);
-    if (enc !== this.#open) {
-      this.device.queue.submit([enc.finish()]);
-      return;
-    }
+    if (enc !== this.#open) throw new Error('GpuContext.submit: not the open encoder (use encoder())');
     if (++this.#openOps >= MAX_BATCH) this.flush();
     else if (!this.#flushScheduled) {
       this.#flushScheduled = true;

@@ -83,6 +83,66 @@ function checkArgs(x: Tensor, h0: Tensor, c0: Tensor, w: LSTMLayerWeights): void
   }
 }
 
+/** One time step of {@link lstmLayerSteps}: the activated gates, the states before and after. */
+export interface LSTMStep {
+  /** The time index of the step (steps are listed in processing order). */
+  readonly t: number;
+  readonly i: Tensor;
+  readonly f: Tensor;
+  readonly g: Tensor;
+  readonly o: Tensor;
+  readonly hPrev: Tensor;
+  readonly cPrev: Tensor;
+  readonly h: Tensor;
+  readonly c: Tensor;
+}
+
+/**
+ * The recurrence of {@link lstmLayerComposite} with every step's gates and states, in processing order
+ * (ordinary ops, so differentiable): the composite forward, and the derivative's formulas for gradients
+ * of gradients, both build on it.
+ *
+ * @example
+ * ```ts
+ * const steps = lstmLayerSteps(x, h0, c0, { wih, whh, bih, bhh });
+ * steps.at(-1)?.c; // cN
+ * ```
+ */
+export function lstmLayerSteps(
+  x: Tensor,
+  h0: Tensor,
+  c0: Tensor,
+  weights: LSTMLayerWeights,
+  options: LSTMLayerOptions = {},
+): LSTMStep[] {
+  checkArgs(x, h0, c0, weights);
+  const { wih, whh, bih, bhh } = weights;
+  const T = x.shape[0] as number;
+  const B = x.shape[1] as number;
+  const flat = x.reshape(T * B, x.shape[2] as number).matmul(wih.T);
+  const xp = (bih === undefined ? flat : flat.add(bih)).reshape(T, B, wih.shape[0] as number);
+  const whhT = whh.T;
+  let h = h0;
+  let c = c0;
+  const steps: LSTMStep[] = [];
+  for (let k = 0; k < T; k++) {
+    const t = options.reverse === true ? T - 1 - k : k;
+    const gh = h.matmul(whhT);
+    const z = add(xp.select(0, t), bhh === undefined ? gh : gh.add(bhh));
+    const [zi, zf, zg, zo] = chunk(z, 4, -1) as [Tensor, Tensor, Tensor, Tensor];
+    const i = zi.sigmoid();
+    const f = zf.sigmoid();
+    const g = zg.tanh();
+    const o = zo.sigmoid();
+    const c1 = add(mul(f, c), mul(i, g));
+    const h1 = mul(o, c1.tanh());
+    steps.push({ t, i, f, g, o, hPrev: h, cPrev: c, h: h1, c: c1 });
+    h = h1;
+    c = c1;
+  }
+  return steps;
+}
+
 /**
  * The composite definition of {@link lstmLayer}: ordinary ops step by step. It is the fallback on
  * backends without a fused `lstmLayer` kernel and the reference the fused kernels are tested against.
@@ -99,27 +159,12 @@ export function lstmLayerComposite(
   weights: LSTMLayerWeights,
   options: LSTMLayerOptions = {},
 ): [Tensor, Tensor, Tensor] {
-  checkArgs(x, h0, c0, weights);
-  const { wih, whh, bih, bhh } = weights;
-  const T = x.shape[0] as number;
-  const B = x.shape[1] as number;
-  const flat = x.reshape(T * B, x.shape[2] as number).matmul(wih.T);
-  const xp = (bih === undefined ? flat : flat.add(bih)).reshape(T, B, wih.shape[0] as number);
-  const whhT = whh.T;
-  let h = h0;
-  let c = c0;
-  const outs = new Array<Tensor>(T);
-  for (let k = 0; k < T; k++) {
-    const t = options.reverse === true ? T - 1 - k : k;
-    const gh = h.matmul(whhT);
-    const z = add(xp.select(0, t), bhh === undefined ? gh : gh.add(bhh));
-    const [i, f, g, o] = chunk(z, 4, -1) as [Tensor, Tensor, Tensor, Tensor];
-    c = add(mul(f.sigmoid(), c), mul(i.sigmoid(), g.tanh()));
-    h = mul(o.sigmoid(), c.tanh());
-    outs[t] = h;
-  }
-  const out = T === 0 ? h0.unsqueeze(0).narrow(0, 0, 0) : stack(outs, 0);
-  return [out, h, c];
+  const steps = lstmLayerSteps(x, h0, c0, weights, options);
+  const last = steps.at(-1);
+  if (last === undefined) return [h0.unsqueeze(0).narrow(0, 0, 0), h0, c0];
+  const outs = new Array<Tensor>(steps.length);
+  for (const s of steps) outs[s.t] = s.h;
+  return [stack(outs, 0), last.h, last.c];
 }
 
 /**

@@ -11,13 +11,9 @@
 import type { Kernel, KernelAttrs, TensorView } from '@gradfolio/tensor';
 import type { GPUStorage, GpuContext } from '../context.js';
 import { slot, uniformDecl } from '../layout.js';
+import { f32AsI32 } from './pointwise.js';
 
 const WG = 256;
-
-const f32Bits = (x: number): number => {
-  const b = new Float32Array([x]);
-  return new Int32Array(b.buffer)[0] as number;
-};
 
 // Shared head: a flat element index over a 2-D grid of workgroups.
 const INDEX = `let i = i32(gid.x + gid.y * nwg.x * ${WG}u); let n = ${slot(0)}; if (i >= n) { return; }`;
@@ -104,10 +100,10 @@ export function optimKernels(ctx: GpuContext): Array<[string, Kernel]> {
         g.offset,
         m.offset,
         v.offset,
-        f32Bits(beta1),
-        f32Bits(1 - beta1),
-        f32Bits(beta2),
-        f32Bits(1 - beta2),
+        f32AsI32(beta1),
+        f32AsI32(1 - beta1),
+        f32AsI32(beta2),
+        f32AsI32(1 - beta2),
       ),
       [{ buffer: buf(g) }, { buffer: buf(m), write: true }, { buffer: buf(v), write: true }],
       groups(n),
@@ -125,9 +121,9 @@ export function optimKernels(ctx: GpuContext): Array<[string, Kernel]> {
         m.offset,
         v.offset,
         x?.offset ?? 0,
-        f32Bits(Math.sqrt(1 - beta2 ** step)),
-        f32Bits(num(attrs, 'eps')),
-        f32Bits(-stepSize),
+        f32AsI32(Math.sqrt(1 - beta2 ** step)),
+        f32AsI32(num(attrs, 'eps')),
+        f32AsI32(-stepSize),
       ),
       bindings,
       groups(n),
@@ -157,9 +153,9 @@ export function optimKernels(ctx: GpuContext): Array<[string, Kernel]> {
         b === undefined ? 0 : 1,
         attrs.init === true ? 1 : 0,
         attrs.nesterov === true ? 1 : 0,
-        f32Bits(-num(attrs, 'lr')),
-        f32Bits(num(attrs, 'momentum')),
-        f32Bits(1 - num(attrs, 'dampening')),
+        f32AsI32(-num(attrs, 'lr')),
+        f32AsI32(num(attrs, 'momentum')),
+        f32AsI32(1 - num(attrs, 'dampening')),
       ),
       [
         { buffer: buf(p), write: true },

@@ -1,4 +1,5 @@
 import type { Kernel, KernelAttrs, TensorView } from '../../backend.js';
+import { contiguousStrides, numel } from '../../shape.js';
 import { type FloatArray, gemmRaw } from '../gemm/index.js';
 import { POW2, sigmoidStatements, tanhStatements } from '../math.js';
 import { type F32Ref, lstmBackwardWasm, lstmForwardWasm, lstmWasmEligible } from './wasm.js';
@@ -6,10 +7,11 @@ import { type F32Ref, lstmBackwardWasm, lstmForwardWasm, lstmWasmEligible } from
 /**
  * The CPU's fused LSTM layer (`lstmLayer` / `lstmLayerBackward` of the op table): one kernel call runs
  * a whole sequence of one direction, so a training step costs a handful of dispatches instead of ~15 per
- * time step. Per step, one GEMM `h_{t-1} @ W_hh^T` lands in the gate buffer and one fused loop adds the
- * input projection and bias, applies the gate activations and updates `c` and `h`. The backward walks
- * the sequence once (one GEMM per step for `dh_{t-1}`) and finishes `dW_hh` with a single GEMM over
- * all steps.
+ * time step. The input projection is one GEMM up front; per step, one GEMM `h_{t-1} @ W_hh^T` lands in
+ * the gate buffer and one fused loop adds the projection and bias, applies the gate activations and
+ * updates `c` and `h`. The backward walks the sequence once (one GEMM per step for `dh_{t-1}`) and
+ * finishes `dW_hh`, `dW_ih` and `dx` with one GEMM each over all steps. float32 with H % 4 == 0 runs
+ * the same algorithm in the wasm SIMD module (wasm.ts); this file is the scalar JS version.
  *
  * Layouts (every view contiguous, any offset): gates `[T, B, 4H]` in PyTorch's order i, f, g, o.
  */
@@ -211,25 +213,14 @@ const projectedBackward: Kernel = (inputs, outputs, attrs: KernelAttrs) => {
     dc0[dc0V.offset + e] = dc[e]!;
   }
   if (T === 0) return;
-  // dW_hh = sum_t dGates_t^T @ h_{t-1}: the first processed step pairs with h0, the others with the
-  // output rows one step behind, which are contiguous in both directions.
-  const first = reverse ? T - 1 : 0;
-  const dTmp = new (dGV.dtype === 'float32' ? Float32Array : Float64Array)(G * H);
-  const dGt = (
-    off: number,
-    rows: number,
-    hArr: FloatArray,
-    hOff: number,
-    c: FloatArray,
-    cOff: number,
-  ): void => gemmRaw(G, H, rows, 1, dG, off, 1, G, 0, hArr, hOff, H, 1, 0, c, cOff);
-  dGt(dGV.offset + first * BG, B, arr(h0V), h0V.offset, dW, dWV.offset);
-  if (T > 1) {
-    const dRest = dGV.offset + (reverse ? 0 : BG);
-    const hRest = outV.offset + (reverse ? BH : 0);
-    dGt(dRest, (T - 1) * B, out, hRest, dTmp, 0);
-    for (let e = 0; e < G * H; e++) dW[dWV.offset + e] = dW[dWV.offset + e]! + dTmp[e]!;
-  }
+  // dW_hh = sum_t dGates_t^T @ h_{t-1}: one GEMM over all T * B rows, with h_{t-1} laid out in time
+  // order ([h0, out[0..T-2]] forward, [out[1..T-1], h0] reverse).
+  const hPrev = new (dGV.dtype === 'float32' ? Float32Array : Float64Array)(T * BH);
+  const h0 = arr(h0V).subarray(h0V.offset, h0V.offset + BH);
+  const rest = out.subarray(outV.offset + (reverse ? BH : 0), outV.offset + (reverse ? T : T - 1) * BH);
+  hPrev.set(h0, reverse ? (T - 1) * BH : 0);
+  hPrev.set(rest, reverse ? 0 : BH);
+  gemmRaw(G, H, T * B, 1, dG, dGV.offset, 1, G, 0, hPrev, 0, H, 1, 0, dW, dWV.offset);
   if (hasBias) {
     const db = arr(dbV as TensorView);
     const acc = new Float64Array(G);
@@ -242,9 +233,8 @@ const projectedBackward: Kernel = (inputs, outputs, attrs: KernelAttrs) => {
 };
 
 function temp(dtype: TensorView['dtype'], shape: number[]): TensorView & { handle: FloatArray } {
-  let n = 1;
-  for (const d of shape) n *= d;
-  const strides = shape.map((_, i) => shape.slice(i + 1).reduce((a, b) => a * b, 1));
+  const n = numel(shape);
+  const strides = contiguousStrides(shape);
   return {
     handle: dtype === 'float32' ? new Float32Array(n) : new Float64Array(n),
     dtype,
