@@ -6,7 +6,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     // Building the page, starting Chromium and training a few steps on SwiftShader on a slow machine.
-    testTimeout: 150_000,
+    testTimeout: 300_000,
     hookTimeout: 150_000,
   },
 });
