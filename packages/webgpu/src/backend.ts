@@ -35,6 +35,8 @@ export interface WebGPUBackend extends Backend {
   readonly device: GPUDevice;
   /** Destroys the pooled (free) buffers now; live tensors are untouched. */
   trimPool(): void;
+  /** The per-device state (pool, pipelines, feature switches) the kernels share. @internal */
+  readonly context: GpuContext;
 }
 
 /**
@@ -266,5 +268,6 @@ export function createWebGPUBackend(device: GPUDevice): WebGPUBackend {
     },
     unsupportedDType: (dtype) => (dtype === 'float64' ? FLOAT64_MESSAGE : undefined),
     trimPool: () => ctx.trim(),
+    context: ctx,
   };
 }

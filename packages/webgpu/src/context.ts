@@ -93,8 +93,18 @@ export class GpuContext {
   /** Buffers to destroy once the open encoder (which may still use them) is submitted. */
   readonly #destroyAfterFlush: GPUBuffer[] = [];
 
+  /**
+   * The device has the `subgroups` feature (WGSL `enable subgroups;`): kernels may use subgroup
+   * operations. Tests turn it off to check the portable path on the same device.
+   */
+  subgroups: boolean;
+  /** The device has `timestamp-query`: {@link GpuContext.profile} can time kernels on the GPU. */
+  readonly timestamps: boolean;
+
   constructor(readonly device: GPUDevice) {
     this.maxWorkgroups = device.limits.maxComputeWorkgroupsPerDimension;
+    this.subgroups = device.features.has('subgroups');
+    this.timestamps = device.features.has('timestamp-query');
   }
 
   // ------------------------------------------------------------------ memory

@@ -29,6 +29,9 @@ interface DawnModule {
 
 const WEBGPU_MODULE = 'webgpu';
 
+/** Features requested when the adapter has them (kernels check the device before using them). */
+const OPTIONAL_FEATURES: readonly GPUFeatureName[] = ['subgroups', 'timestamp-query'];
+
 /**
  * Dawn instances by flags. They must stay reachable for as long as any device made from them lives:
  * in `webgpu` 0.6.2 a garbage-collected instance tears down its devices under running work (the process
@@ -123,7 +126,9 @@ export async function initWebGPU(options: WebGPUOptions = {}): Promise<WebGPUBac
       // Where the adapter cannot, createWebGPUBackend reports the missing limit with a coded error.
       if (have >= want) requiredLimits[name] = want;
     }
-    device = await adapter.requestDevice({ requiredLimits });
+    // Optional features the kernels use where present: subgroup reductions, GPU-side kernel timing.
+    const requiredFeatures = OPTIONAL_FEATURES.filter((f) => adapter.features.has(f));
+    device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
     adapters.add(adapter);
     const held = adapter;
     void device.lost.then(() => adapters.delete(held));
