@@ -7,7 +7,7 @@ import {
   type TensorView,
   type TypedArray,
 } from '@gradfolio/tensor';
-import { type GPUStorage, GpuContext, totals } from './context.js';
+import { type GPUStorage, GpuContext, totals, type WebGPUProfile } from './context.js';
 import { elementwiseKernels, isContiguous, runElementwise } from './kernels/elementwise.js';
 import { deviceError } from './kernels/errors.js';
 import { indexKernels } from './kernels/index.js';
@@ -19,7 +19,7 @@ import { optimKernels } from './kernels/optim.js';
 import { type ReduceOp, reduceKernel } from './kernels/reduce.js';
 import { contiguousStrides, numelOf } from './layout.js';
 
-export type { GPUStorage } from './context.js';
+export type { GPUStorage, KernelTime, WebGPUProfile } from './context.js';
 
 /**
  * The `Backend` this package creates: the tensor-core contract plus the `GPUDevice` it runs on.
@@ -35,6 +35,22 @@ export interface WebGPUBackend extends Backend {
   readonly device: GPUDevice;
   /** Destroys the pooled (free) buffers now; live tensors are untouched. */
   trimPool(): void;
+  /**
+   * Starts timing kernels on the GPU (timestamp queries, one pair per dispatch) for {@link endProfile}.
+   * Dawn quantises timestamps unless started with
+   * `dawnFlags: ['disable-dawn-features=timestamp_quantization']` (Node); browsers quantise too.
+   *
+   * @example
+   * ```ts
+   * gpu.startProfile();
+   * const y = x.matmul(x).sum();
+   * await y.item();
+   * const p = await gpu.endProfile(); // p.kernels[0].kernel === 'matmul|float32|b0|4x4', ...
+   * ```
+   */
+  startProfile(): void;
+  /** Ends the profile {@link startProfile} began: GPU time per kernel, dispatches, submits, wall time. */
+  endProfile(): Promise<WebGPUProfile>;
   /** The per-device state (pool, pipelines, feature switches) the kernels share. @internal */
   readonly context: GpuContext;
 }
@@ -268,6 +284,11 @@ export function createWebGPUBackend(device: GPUDevice): WebGPUBackend {
     },
     unsupportedDType: (dtype) => (dtype === 'float64' ? FLOAT64_MESSAGE : undefined),
     trimPool: () => ctx.trim(),
+    startProfile: () => {
+      check('startProfile');
+      ctx.startProfile();
+    },
+    endProfile: () => ctx.endProfile(),
     context: ctx,
   };
 }

@@ -8,7 +8,7 @@
  * used it and host writes (`queue.writeBuffer`, which runs before anything submitted after it) flush the
  * open encoder first.
  */
-import type { DType } from '@gradfolio/tensor';
+import { type DType, GradfolioError } from '@gradfolio/tensor';
 
 // Numeric flags (the WebGPU spec's values), so nothing depends on the GPUBufferUsage global, which
 // Node only has when `webgpu`'s globals were installed.
@@ -69,6 +69,67 @@ export function sizeClass(bytes: number): number {
   const p = 2 ** Math.floor(Math.log2(b));
   const step = p / 8;
   return Math.ceil(b / step) * step;
+}
+
+/** Timestamp queries per query set: 2 per compute pass; resolved when full and at every flush. */
+const PROFILE_QUERIES = 512;
+const QUERY_RESOLVE = 0x0200;
+
+/**
+ * GPU time of one kernel (pipeline) over a profiled span.
+ *
+ * @example
+ * ```ts
+ * const { kernels } = await gpu.endProfile();
+ * for (const k of kernels) console.log(k.kernel, k.dispatches, k.ms.toFixed(3));
+ * ```
+ */
+export interface KernelTime {
+  /** The pipeline's cache key, e.g. `matmul|float32|b0|4x4`. */
+  readonly kernel: string;
+  /** Compute passes of this kernel (one per dispatch). */
+  readonly dispatches: number;
+  /** Summed GPU time of those passes, from timestamp queries, in milliseconds. */
+  readonly ms: number;
+}
+
+/**
+ * What {@link GpuContext.endProfile} measured between `startProfile()` and `endProfile()`.
+ *
+ * @example
+ * ```ts
+ * gpu.startProfile();
+ * step();
+ * const p = await gpu.endProfile();
+ * console.log(`${p.gpuMs.toFixed(2)} ms on the GPU of ${p.wallMs.toFixed(2)} ms wall`);
+ * ```
+ */
+export interface WebGPUProfile {
+  /** False when the device has no `timestamp-query`: then only `dispatches` and `wallMs` are filled. */
+  readonly timestamps: boolean;
+  /** Compute passes recorded (one per kernel dispatch). */
+  readonly dispatches: number;
+  /** Command-buffer submits (`queue.submit` calls). */
+  readonly submits: number;
+  /** Sum of every pass's GPU time, in milliseconds. */
+  readonly gpuMs: number;
+  /** Wall time from `startProfile()` until the profiled work had finished on the GPU, in milliseconds. */
+  readonly wallMs: number;
+  /** Per-kernel totals, largest GPU time first. */
+  readonly kernels: readonly KernelTime[];
+}
+
+interface ProfileState {
+  readonly start: number;
+  readonly querySet: GPUQuerySet | undefined;
+  /** Pipeline keys of the passes written into the query set since its last resolve. */
+  labels: string[];
+  /** Resolved slices waiting for their submit, then mapped. */
+  readonly toMap: Array<{ staging: GPUBuffer; labels: string[] }>;
+  readonly reads: Array<Promise<void>>;
+  readonly byKernel: Map<string, { dispatches: number; ns: number }>;
+  dispatches: number;
+  submits: number;
 }
 
 /** One buffer binding of a dispatch. @internal */
@@ -240,7 +301,7 @@ export class GpuContext {
       entries.push({ binding: i + 1, resource: { buffer } });
     });
     const group = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
-    const pass = enc.beginComputePass();
+    const pass = enc.beginComputePass(this.#timestampWrites(enc, pipeline.label));
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, group);
     const [x, y] = this.grid(workgroups);
@@ -272,7 +333,13 @@ export class GpuContext {
     if (enc === undefined) return;
     this.#open = undefined;
     this.#openOps = 0;
+    const prof = this.#profile;
+    if (prof !== undefined) this.#resolveProfile(enc, prof);
     this.device.queue.submit([enc.finish()]);
+    if (prof !== undefined) {
+      prof.submits++;
+      for (const m of prof.toMap.splice(0)) prof.reads.push(this.#readProfile(prof, m.staging, m.labels));
+    }
     for (const b of this.#destroyAfterFlush) b.destroy();
     this.#destroyAfterFlush.length = 0;
     for (const [size, list] of this.#uniformsInFlight) {
@@ -287,6 +354,113 @@ export class GpuContext {
   }
 
   readonly #uniformsInFlight = new Map<number, GPUBuffer[]>();
+
+  // ------------------------------------------------------------------ profiling
+
+  #profile: ProfileState | undefined;
+
+  /**
+   * Starts timing every kernel dispatch with timestamp queries (when the device has `timestamp-query`;
+   * otherwise only dispatches and submits are counted). Work recorded before the call is flushed first
+   * so it is not counted.
+   */
+  startProfile(): void {
+    this.flush();
+    this.#profile = {
+      start: performance.now(),
+      querySet: this.timestamps
+        ? this.device.createQuerySet({ type: 'timestamp', count: PROFILE_QUERIES })
+        : undefined,
+      labels: [],
+      toMap: [],
+      reads: [],
+      byKernel: new Map(),
+      dispatches: 0,
+      submits: 0,
+    };
+  }
+
+  /** Stops profiling, waits for the profiled work to finish on the GPU, and returns the totals. */
+  async endProfile(): Promise<WebGPUProfile> {
+    const prof = this.#profile;
+    if (prof === undefined) {
+      throw new GradfolioError(
+        'INVALID_ARGUMENT',
+        'endProfile: no profile was started (call startProfile() first)',
+        {
+          op: 'endProfile',
+        },
+      );
+    }
+    this.flush();
+    this.#profile = undefined;
+    await this.device.queue.onSubmittedWorkDone();
+    const wallMs = performance.now() - prof.start;
+    await Promise.all(prof.reads);
+    prof.querySet?.destroy();
+    let ns = 0;
+    const kernels: KernelTime[] = [];
+    for (const [kernel, k] of prof.byKernel) {
+      ns += k.ns;
+      kernels.push({ kernel, dispatches: k.dispatches, ms: k.ns / 1e6 });
+    }
+    kernels.sort((a, b) => b.ms - a.ms);
+    return {
+      timestamps: prof.querySet !== undefined,
+      dispatches: prof.dispatches,
+      submits: prof.submits,
+      gpuMs: ns / 1e6,
+      wallMs,
+      kernels,
+    };
+  }
+
+  /** The timestamp writes of the next compute pass (none when not profiling). */
+  #timestampWrites(enc: GPUCommandEncoder, label: string): GPUComputePassDescriptor | undefined {
+    const prof = this.#profile;
+    if (prof === undefined) return undefined;
+    prof.dispatches++;
+    if (prof.querySet === undefined) {
+      const k = prof.byKernel.get(label) ?? { dispatches: 0, ns: 0 };
+      k.dispatches++;
+      prof.byKernel.set(label, k);
+      return undefined;
+    }
+    if (prof.labels.length * 2 >= PROFILE_QUERIES) this.#resolveProfile(enc, prof);
+    const i = prof.labels.length * 2;
+    prof.labels.push(label);
+    return {
+      timestampWrites: { querySet: prof.querySet, beginningOfPassWriteIndex: i, endOfPassWriteIndex: i + 1 },
+    };
+  }
+
+  /** Records the resolve of the used queries into a mappable buffer; the query set is reused after it. */
+  #resolveProfile(enc: GPUCommandEncoder, prof: ProfileState): void {
+    const n = prof.labels.length * 2;
+    if (prof.querySet === undefined || n === 0) return;
+    const resolved = this.device.createBuffer({ size: n * 8, usage: QUERY_RESOLVE | COPY_SRC });
+    const staging = this.device.createBuffer({ size: n * 8, usage: MAP_READ | COPY_DST });
+    enc.resolveQuerySet(prof.querySet, 0, n, resolved, 0);
+    enc.copyBufferToBuffer(resolved, 0, staging, 0, n * 8);
+    this.#destroyAfterFlush.push(resolved);
+    prof.toMap.push({ staging, labels: prof.labels });
+    prof.labels = [];
+  }
+
+  async #readProfile(prof: ProfileState, staging: GPUBuffer, labels: readonly string[]): Promise<void> {
+    await staging.mapAsync(MAP_MODE_READ);
+    const t = new BigUint64Array(staging.getMappedRange());
+    labels.forEach((label, j) => {
+      const k = prof.byKernel.get(label) ?? { dispatches: 0, ns: 0 };
+      k.dispatches++;
+      // A pass whose end reads before its begin (some drivers reset counters) counts as 0.
+      const d = t[2 * j + 1]! - t[2 * j]!;
+      k.ns += d > 0n ? Number(d) : 0;
+      prof.byKernel.set(label, k);
+    });
+    staging.unmap();
+    staging.destroy();
+  }
 
   /** A uniform buffer holding `data`, reused from the uniform pool after the next submit. */
   uniform(data: Int32Array): GPUBuffer {

@@ -18,7 +18,9 @@
 export {
   createWebGPUBackend,
   type GPUStorage,
+  type KernelTime,
   type WebGPUBackend,
+  type WebGPUProfile,
   type WebGPUStats,
   webgpuStats,
 } from './backend.js';
