@@ -10,6 +10,9 @@
  *   step);
  * - memory: `--memory-steps` (default 10,000) steps of the seed-003 model, bytes in use sampled: flat.
  *
+ * After each gradfolio case one more run goes through the backend's profiler (`startProfile`): GPU time
+ * per kernel from timestamp queries next to the wall time, dispatches and submits.
+ *
  * On the H100 machine (no Node.js there) it runs bundled: `pnpm bench:gpu-kit` (scripts/build-gpu-kit.mjs)
  * bundles this file to one .mjs and packs it with `../shared/tools/make-gpu-kit.sh`; then
  * `bash .gpukit/run.sh app/gpu.mjs`. `--quick` shrinks every case (a smoke test on SwiftShader).
@@ -62,26 +65,51 @@ async function median(fn: () => Promise<unknown>, runs: number, warmup: number):
   return t[Math.floor(t.length / 2)] as number;
 }
 
+/**
+ * One more run of `fn` under the backend's profiler: GPU time per kernel (timestamp queries) against
+ * the wall time, so a missed goal says whether kernels or the host side (dispatch, submit, readback)
+ * limit it.
+ */
+async function profiled(bench: string, fn: () => Promise<unknown>): Promise<void> {
+  backend.startProfile();
+  await fn();
+  const p = await backend.endProfile();
+  const top = p.kernels
+    .slice(0, 10)
+    .map((k) => ({ kernel: k.kernel, n: k.dispatches, ms: Number(k.ms.toFixed(4)) }));
+  console.log(
+    JSON.stringify({
+      bench,
+      impl: 'gradfolio-webgpu',
+      profile: {
+        timestamps: p.timestamps,
+        wallMs: Number(p.wallMs.toFixed(3)),
+        gpuMs: Number(p.gpuMs.toFixed(3)),
+        dispatches: p.dispatches,
+        submits: p.submits,
+        top,
+      },
+    }),
+  );
+}
+
 async function benchMatmul(n: number): Promise<void> {
   const a = gf.randn([n, n], { device: 'webgpu' });
   const b = gf.randn([n, n], { device: 'webgpu' });
   const runs = quick ? 3 : 20;
   // Several products per timed call, read once: the time per product without a readback each.
   const reps = quick ? 1 : 10;
-  const ms =
-    (await median(
-      async () => {
-        let c: gf.Tensor | undefined;
-        for (let i = 0; i < reps; i++) {
-          c?.dispose();
-          c = a.matmul(b);
-        }
-        await (c as gf.Tensor).sum().data();
-        c?.dispose();
-      },
-      runs,
-      2,
-    )) / reps;
+  const products = async (): Promise<void> => {
+    let c: gf.Tensor | undefined;
+    for (let i = 0; i < reps; i++) {
+      c?.dispose();
+      c = a.matmul(b);
+    }
+    await (c as gf.Tensor).sum().data();
+    c?.dispose();
+  };
+  const ms = (await median(products, runs, 2)) / reps;
+  await profiled('matmul', products);
   report('matmul', 'gradfolio-webgpu', ms, {
     n,
     dtype: 'float32',
@@ -107,7 +135,11 @@ async function portfolioStep(B: number, T: number, F: number, H: number, steps: 
     loss.dispose();
     return v;
   };
-  if (!memory) return median(step, steps, 5);
+  if (!memory) {
+    const ms = await median(step, steps, 5);
+    await profiled('lstm-train-step', step);
+    return ms;
+  }
   const samples: number[] = [];
   for (let i = 0; i < steps; i++) {
     await step();
@@ -130,25 +162,24 @@ async function closeEpoch(windows: number, batch: number): Promise<number> {
     shuffle: true,
     generator: new gf.Generator().manualSeed(0),
   });
-  return median(
-    async () => {
-      for (const [xb, yb] of loader) {
-        const loss = gf.tidy(() => {
-          opt.zeroGrad();
-          const l = mseLoss(model.forward(xb as gf.Tensor), yb as gf.Tensor);
-          l.backward();
-          opt.step();
-          return l.detach();
-        });
-        await loss.item();
-        loss.dispose();
-        (xb as gf.Tensor).dispose();
-        (yb as gf.Tensor).dispose();
-      }
-    },
-    quick ? 1 : 3,
-    1,
-  );
+  const epoch = async (): Promise<void> => {
+    for (const [xb, yb] of loader) {
+      const loss = gf.tidy(() => {
+        opt.zeroGrad();
+        const l = mseLoss(model.forward(xb as gf.Tensor), yb as gf.Tensor);
+        l.backward();
+        opt.step();
+        return l.detach();
+      });
+      await loss.item();
+      loss.dispose();
+      (xb as gf.Tensor).dispose();
+      (yb as gf.Tensor).dispose();
+    }
+  };
+  const ms = await median(epoch, quick ? 1 : 3, 1);
+  await profiled('lstm-epoch', epoch);
+  return ms;
 }
 
 function torchSide(cfg: Record<string, unknown>): Record<string, number | string> | string {
@@ -168,7 +199,11 @@ function torchSide(cfg: Record<string, unknown>): Record<string, number | string
   return `torch side failed (${why})`;
 }
 
-const backend = await initWebGPU({ powerPreference: 'high-performance' });
+// Dawn rounds timestamps (to about 65 us) unless told not to: the profiles need exact kernel times.
+const backend = await initWebGPU({
+  powerPreference: 'high-performance',
+  dawnFlags: ['disable-dawn-features=timestamp_quantization'],
+});
 const info = (
   backend.device as unknown as {
     adapterInfo?: { vendor?: string; architecture?: string; description?: string };
@@ -196,9 +231,10 @@ report('lstm-epoch', 'gradfolio-webgpu', await closeEpoch(ep.windows, ep.batch),
   steps: Math.ceil(ep.windows / ep.batch),
 });
 const samples = (await portfolioStep(s3.B, s3.T, s3.F, s3.H, memSteps, true)) as number[];
-// Flat: the second half of the run holds exactly the memory it ended with (earlier cases' tensors may
-// still be collected during the first steps).
-const flat = samples.slice(Math.floor(samples.length / 2)).every((v) => v === samples.at(-1));
+// Flat: over the second half of the run memory never rises above where it stood at the midpoint
+// (earlier cases' tensors may still be collected during the run, which only lowers it).
+const mid = samples[Math.floor(samples.length / 2)] as number;
+const flat = samples.slice(Math.floor(samples.length / 2)).every((v) => v <= mid);
 console.log(
   JSON.stringify({ bench: 'memory', impl: 'gradfolio-webgpu', steps: memSteps, bytesInUse: samples, flat }),
 );

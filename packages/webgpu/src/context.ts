@@ -5,8 +5,8 @@
  * Ordering: everything goes through the single device queue. Ops record into one open command encoder
  * that is submitted in batches (`flush`), so commands run in recording order; a buffer returned to the
  * pool can be handed out again at once, because later dispatches are recorded after the work that last
- * used it and host writes (`queue.writeBuffer`, which runs before anything submitted after it) flush the
- * open encoder first.
+ * used it, and host writes are recorded in order too (small ones as copies from a staging chunk into the
+ * open encoder; large ones with `queue.writeBuffer` after the open encoder is submitted).
  */
 import { type DType, GradfolioError } from '@gradfolio/tensor';
 
@@ -28,6 +28,10 @@ const MAP_MODE_READ = 0x0001;
 export const WG = 256;
 /** Pooled bytes kept at most; buffers freed beyond this are destroyed. */
 const MAX_POOLED_BYTES = 512 * 1024 * 1024;
+/** Host writes up to this size are staged into the open encoder instead of submitting it first. */
+const STAGED_WRITE_MAX = 64 * 1024;
+/** Bytes of one mapped staging chunk (several small writes share one). */
+const STAGING_CHUNK = 64 * 1024;
 /** Dispatches recorded into one command encoder before it is submitted (see `flush`). */
 const MAX_BATCH = 256;
 
@@ -223,14 +227,37 @@ export class GpuContext {
   }
 
   /**
-   * Writes host data into a buffer. `queue.writeBuffer` runs before any encoder submitted after it, so
-   * the recorded work is submitted first: the buffer may be a pooled one that recorded work still reads.
+   * Writes host data into a buffer, in recording order. While an encoder is open (recorded work not yet
+   * submitted, which may still read a pooled `buffer` under its previous owner), the bytes go into a
+   * mapped staging chunk and a copy is recorded after that work: scalar operands and small uploads
+   * then cost no submit (a training step stays one `queue.submit`). Large writes, or writes with
+   * nothing recorded, use `queue.writeBuffer` after submitting what is open.
    */
   write(buffer: GPUBuffer, data: ArrayBufferView): void {
-    if (data.byteLength === 0) return;
+    const n = data.byteLength;
+    if (n === 0) return;
+    if (this.#open !== undefined && n <= STAGED_WRITE_MAX) {
+      const enc = this.encoder();
+      let chunk = this.#staging.at(-1);
+      if (chunk === undefined || chunk.used + n > chunk.bytes.length) {
+        const size = Math.max(STAGING_CHUNK, n);
+        const buf = this.device.createBuffer({ size, usage: COPY_SRC, mappedAtCreation: true });
+        chunk = { buffer: buf, bytes: new Uint8Array(buf.getMappedRange()), used: 0 };
+        this.#staging.push(chunk);
+      }
+      chunk.bytes.set(new Uint8Array(data.buffer, data.byteOffset, n), chunk.used);
+      // Element data is 4-byte words, so offsets and sizes meet copyBufferToBuffer's 4-byte alignment.
+      enc.copyBufferToBuffer(chunk.buffer, chunk.used, buffer, 0, n);
+      chunk.used += n;
+      this.submit(enc);
+      return;
+    }
     this.flush();
-    this.device.queue.writeBuffer(buffer, 0, data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
+    this.device.queue.writeBuffer(buffer, 0, data.buffer as ArrayBuffer, data.byteOffset, n);
   }
+
+  /** Mapped staging chunks of {@link GpuContext.write}, unmapped and submitted with the open encoder. */
+  readonly #staging: Array<{ buffer: GPUBuffer; bytes: Uint8Array; used: number }> = [];
 
   // ------------------------------------------------------------------ encoding
 
@@ -335,6 +362,11 @@ export class GpuContext {
     this.#openOps = 0;
     const prof = this.#profile;
     if (prof !== undefined) this.#resolveProfile(enc, prof);
+    for (const chunk of this.#staging) {
+      chunk.buffer.unmap();
+      this.#destroyAfterFlush.push(chunk.buffer);
+    }
+    this.#staging.length = 0;
     this.device.queue.submit([enc.finish()]);
     if (prof !== undefined) {
       prof.submits++;
