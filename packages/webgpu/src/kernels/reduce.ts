@@ -11,7 +11,10 @@
  *   outermost reduced dim is split into chunks when there are too few outputs to fill the GPU;
  * - tree: the reduced dims are innermost. One workgroup of {@link TREE_WG} threads per (output element,
  *   chunk of {@link CHUNK} elements): each thread folds a strided share, then the workgroup combines
- *   its partial sums with a tree reduction in workgroup memory.
+ *   its partial sums with a tree reduction in workgroup memory. When the device has the `subgroups`
+ *   feature (`ctx.subgroups`), subgroup operations replace the tree: each subgroup combines its lanes'
+ *   partials, one lane per subgroup stores the result, and after one barrier every subgroup combines
+ *   those (see `subgroupCombine`).
  *
  * When a strategy splits an output over several chunks, pass 1 writes partial sums to a temporary buffer
  * and a second pass (planned the same way) reduces them; both passes share one command encoder.
@@ -134,6 +137,30 @@ function combine(op: ReduceOp, acc: DType, a: string, b: string): string {
 }
 
 /**
+ * WGSL combining `v` over the active lanes of the calling subgroup (call in uniform control flow).
+ * Integer add/mul wrap like the serial folds, so int32 results stay bit-exact. SPIR-V leaves a float
+ * min/max with a NaN operand undefined, so float amax/amin set NaN explicitly when any lane holds one.
+ */
+function subgroupCombine(op: ReduceOp, acc: DType, v: string): string {
+  switch (op) {
+    case 'sum':
+      return `subgroupAdd(${v})`;
+    case 'prod':
+      return `subgroupMul(${v})`;
+    case 'all':
+      return `subgroupAnd(${v})`;
+    case 'any':
+      return `subgroupOr(${v})`;
+    case 'amax':
+    case 'amin': {
+      const f = op === 'amax' ? 'subgroupMax' : 'subgroupMin';
+      // select() evaluates both operands, so both subgroup calls stay in uniform control flow.
+      return acc === 'float32' ? `select(${f}(${v}), nanf(), subgroupAny(isnanf(${v})))` : `${f}(${v})`;
+    }
+  }
+}
+
+/**
  * Uniform layout: [inOffset, outOffset, outputs, chunks, chunkLen, redCount,
  *   keptShape[kr], keptStrides[kr], redShape[rr], redStrides[rr]].
  * chunkLen counts flat reduced elements (tree) or indices of the outermost reduced dim (column).
@@ -147,6 +174,7 @@ function shader(
   kr: number,
   rr: number,
   strategy: Strategy,
+  subgroups: boolean,
 ): string {
   const accD = accType(op, inType);
   const acc = wgslType(accD);
@@ -209,13 +237,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     if (d === 0) decode.push(`a += i32(r2) * ${rst(0)};`);
     else decode.push(`a += i32(r2 % u32(${rs(d)})) * ${rst(d)}; r2 = r2 / u32(${rs(d)});`);
   }
-  return `${head}
-var<workgroup> part: array<${acc}, ${TREE_WG}>;
-@compute @workgroup_size(${TREE_WG})
-fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>,
-        @builtin(num_workgroups) nwg: vec3<u32>) {
-  let w = wid.x + wid.y * nwg.x;
+  const fold = `let w = wid.x + wid.y * nwg.x;
   let chunks = u32(${slot(3)});
+  // Uniform across the workgroup (workgroup id and uniforms only): barriers and subgroup operations
+  // below stay in uniform control flow.
   if (w >= u32(${slot(2)}) * chunks) { return; }
   let o = w / chunks;
   let c = w % chunks;
@@ -226,7 +251,38 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
   for (var r = start + lid; r < end; r += ${TREE_WG}u) {
     ${decode.join('\n    ')}
     s = ${combine(op, accD, 's', load('a'))};
+  }`;
+  const sig = `@compute @workgroup_size(${TREE_WG})
+fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>,
+        @builtin(num_workgroups) nwg: vec3<u32>) {`;
+  const id = identity(op, accD);
+  if (subgroups) {
+    // Subgroups may hold 4..128 lanes, be only partly filled (a subgroup larger than the workgroup) and
+    // need not be contiguous in lid, so lanes are ranked among the active ones (subgroupExclusiveAdd)
+    // rather than through subgroup_size / subgroup_invocation_id, and each subgroup's leader stores its
+    // result at its own lid (slots of other lanes hold the identity). After the barrier every subgroup
+    // folds all TREE_WG slots (TREE_WG / lanes each) and combines them: the same result in each, of
+    // which lane lid 0 stores one. No workgroup-wide tree, one barrier instead of log2(TREE_WG) + 1.
+    return `enable subgroups;
+${head}
+var<workgroup> part: array<${acc}, ${TREE_WG}>;
+${sig}
+  ${fold}
+  let lane = subgroupExclusiveAdd(1u);
+  let lanes = subgroupAdd(1u);
+  let mine = ${subgroupCombine(op, accD, 's')};
+  part[lid] = select(${id}, mine, lane == 0u);
+  workgroupBarrier();
+  var t: ${acc} = ${id};
+  for (var i = lane; i < ${TREE_WG}u; i += lanes) { t = ${combine(op, accD, 't', 'part[i]')}; }
+  let total = ${subgroupCombine(op, accD, 't')};
+  if (lid == 0u) { y[u32(${slot(1)}) + w] = ${out('total')}; }
+}`;
   }
+  return `${head}
+var<workgroup> part: array<${acc}, ${TREE_WG}>;
+${sig}
+  ${fold}
   part[lid] = s;
   workgroupBarrier();
   for (var stride = ${TREE_WG / 2}u; stride > 0u; stride = stride >> 1u) {
@@ -264,8 +320,10 @@ function encodeReduce(
   }
   const kr = p.keptShape.length;
   const rr = p.redShape.length;
-  const key = `${op}|${x.dtype}>${target.dtype}|k${kr}r${rr}|${strategy}`;
-  const pipeline = ctx.pipeline(key, () => shader(op, x.dtype, target.dtype, kr, rr, strategy));
+  // Only the tree strategy has a subgroup variant; its key says which one was built.
+  const sg = strategy === 'tree' && ctx.subgroups;
+  const key = `${op}|${x.dtype}>${target.dtype}|k${kr}r${rr}|${strategy}${sg ? '|sg' : ''}`;
+  const pipeline = ctx.pipeline(key, () => shader(op, x.dtype, target.dtype, kr, rr, strategy, sg));
   const chunkLen = strategy === 'tree' ? Math.ceil(count / chunks) : Math.ceil((p.redShape[0] ?? 1) / chunks);
   const u = new Int32Array(HEAD + 2 * kr + 2 * rr);
   u.set([x.offset, target.offset, outputs, chunks, chunkLen, count]);
