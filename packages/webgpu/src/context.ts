@@ -7,6 +7,10 @@
  * pool can be handed out again at once, because later dispatches are recorded after the work that last
  * used it, and host writes are recorded in order too (small ones as copies from a staging chunk into the
  * open encoder; large ones with `queue.writeBuffer` after the open encoder is submitted).
+ *
+ * Deferred work: pointwise ops may not record at once but join a pending fused group (fusion.ts), held
+ * here as {@link DeferredWork}. It is recorded (in order with everything else) before any other
+ * kernel, read or flush, and before a buffer it binds is handed out again or destroyed.
  */
 import { type DType, GradfolioError } from '@gradfolio/tensor';
 
@@ -143,6 +147,21 @@ export interface Binding {
   readonly write?: boolean;
 }
 
+/**
+ * Work that is recorded lazily: the pending fused elementwise group of fusion.ts. The context records it
+ * into the open encoder before anything that could conflict with it. @internal
+ */
+export interface DeferredWork {
+  /** Nothing pending. */
+  readonly empty: boolean;
+  /** True when recording the work would bind `buffer` (it reads it, or stores into it). */
+  binds(buffer: GPUBuffer): boolean;
+  /** `buffer` went back to the pool: whatever the work would store into it is dead. */
+  released(buffer: GPUBuffer): void;
+  /** Records the work into `enc` (after the pending clears) and empties it. */
+  record(enc: GPUCommandEncoder): void;
+}
+
 /** @internal */
 export class GpuContext {
   readonly #pool = new Map<number, GPUBuffer[]>();
@@ -165,6 +184,13 @@ export class GpuContext {
   subgroups: boolean;
   /** The device has `timestamp-query`: {@link GpuContext.profile} can time kernels on the GPU. */
   readonly timestamps: boolean;
+  /**
+   * Consecutive pointwise ops are fused into one dispatch (fusion.ts). Tests turn it off to compare
+   * with the one-dispatch-per-op path on the same device.
+   */
+  fusion = true;
+  /** The pending fused group (created by fusion.ts on first use). */
+  deferred: DeferredWork | undefined;
 
   constructor(readonly device: GPUDevice) {
     this.maxWorkgroups = device.limits.maxComputeWorkgroupsPerDimension;
@@ -180,6 +206,9 @@ export class GpuContext {
     const free = this.#pool.get(cls);
     let buffer = free?.pop();
     if (buffer !== undefined) {
+      // The pending group still reads it (its last owner freed it): record the group before the new
+      // owner's clear or writes.
+      if (this.deferred?.binds(buffer) === true) this.#recordDeferred();
       totals.bytesPooled -= cls;
       // A fresh buffer is zero already; a recycled one is zeroed before anything else touches it.
       if (zero) this.#pendingClears.add(buffer);
@@ -195,12 +224,27 @@ export class GpuContext {
   /** Returns a buffer to the pool (or destroys it when the pool is full). */
   release(buffer: GPUBuffer, bytes: number): void {
     this.#pendingClears.delete(buffer);
+    this.deferred?.released(buffer);
     totals.bytesInUse -= bytes;
     totals.liveBuffers--;
     if (totals.bytesPooled + bytes > MAX_POOLED_BYTES) {
       this.#destroy(buffer);
       return;
     }
+    if (this.deferred?.binds(buffer) === true) {
+      // The pending group still reads it: held out of the pool until the group is recorded, so the
+      // next allocations (the scalar operands of the same chain) do not have to record the group.
+      this.#held.push({ buffer, bytes });
+      totals.bytesPooled += bytes;
+      return;
+    }
+    this.#toPool(buffer, bytes);
+  }
+
+  /** Freed buffers the pending group reads, returned to the pool once it is recorded. */
+  readonly #held: Array<{ buffer: GPUBuffer; bytes: number }> = [];
+
+  #toPool(buffer: GPUBuffer, bytes: number): void {
     let list = this.#pool.get(bytes);
     if (list === undefined) {
       list = [];
@@ -212,6 +256,7 @@ export class GpuContext {
 
   /** Destroys every pooled buffer. */
   trim(): void {
+    this.#recordDeferred(); // returns the held buffers to the pool
     for (const [bytes, list] of this.#pool) {
       for (const b of list) {
         this.#destroy(b);
@@ -222,6 +267,8 @@ export class GpuContext {
   }
 
   #destroy(buffer: GPUBuffer): void {
+    // Recording the pending group opens the encoder, so the destroy waits for its submit.
+    if (this.deferred?.binds(buffer) === true) this.#recordDeferred();
     if (this.#open === undefined) buffer.destroy();
     else this.#destroyAfterFlush.push(buffer);
   }
@@ -236,8 +283,11 @@ export class GpuContext {
   write(buffer: GPUBuffer, data: ArrayBufferView): void {
     const n = data.byteLength;
     if (n === 0) return;
+    // A write into a buffer the pending group binds goes after the group; any other write may go before
+    // it (the group does not touch the buffer), so scalar operands do not break a fused chain.
+    if (this.deferred?.binds(buffer) === true) this.#recordDeferred();
     if (this.#open !== undefined && n <= STAGED_WRITE_MAX) {
-      const enc = this.encoder();
+      const enc = this.#openEncoder();
       let chunk = this.#staging.at(-1);
       if (chunk === undefined || chunk.used + n > chunk.bytes.length) {
         const size = Math.max(STAGING_CHUNK, n);
@@ -252,7 +302,7 @@ export class GpuContext {
       this.submit(enc);
       return;
     }
-    this.flush();
+    this.#submitOpen();
     this.device.queue.writeBuffer(buffer, 0, data.buffer as ArrayBuffer, data.byteOffset, n);
   }
 
@@ -268,11 +318,47 @@ export class GpuContext {
    * end of the current task (a microtask), so a synchronous training step is one submit.
    */
   encoder(): GPUCommandEncoder {
+    const enc = this.#openEncoder();
+    this.#recordDeferred();
+    return enc;
+  }
+
+  /**
+   * The open encoder after the pending clears, without recording the pending group. Clears may go
+   * before the group: a pending clear is either of a group output (it must precede the group) or of a
+   * buffer the group does not bind (`acquire` records the group before scheduling a clear of a buffer
+   * it reads).
+   */
+  #openEncoder(): GPUCommandEncoder {
     this.#open ??= this.device.createCommandEncoder();
     const enc = this.#open;
     for (const b of this.#pendingClears) enc.clearBuffer(b);
     this.#pendingClears.clear();
     return enc;
+  }
+
+  /** Records the pending fused group (if any) into the open encoder as one op of the batch. */
+  #recordDeferred(): void {
+    const d = this.deferred;
+    if (d === undefined || d.empty) return;
+    d.record(this.#openEncoder());
+    for (const h of this.#held.splice(0)) {
+      totals.bytesPooled -= h.bytes;
+      this.#toPool(h.buffer, h.bytes);
+    }
+    // Counted, but the batch is not submitted here: `encoder()` callers still record into it.
+    this.#openOps++;
+    this.scheduleFlush();
+  }
+
+  /** Makes sure the open work (and the pending group) is submitted at the end of the current task. */
+  scheduleFlush(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    queueMicrotask(() => {
+      this.#flushScheduled = false;
+      this.flush();
+    });
   }
 
   /** Compiles (once) the pipeline `key` from `code()`. */
@@ -345,17 +431,20 @@ export class GpuContext {
     for (const t of temps) this.release(t.buffer, t.bytes);
     if (enc !== this.#open) throw new Error('GpuContext.submit: not the open encoder (use encoder())');
     if (++this.#openOps >= MAX_BATCH) this.flush();
-    else if (!this.#flushScheduled) {
-      this.#flushScheduled = true;
-      queueMicrotask(() => {
-        this.#flushScheduled = false;
-        this.flush();
-      });
-    }
+    else this.scheduleFlush();
   }
 
-  /** Submits the recorded ops (one `queue.submit`), then recycles their uniforms and destroys deferred buffers. */
+  /**
+   * Records the pending group, submits the recorded ops (one `queue.submit`), then recycles their
+   * uniforms and destroys deferred buffers.
+   */
   flush(): void {
+    this.#recordDeferred();
+    this.#submitOpen();
+  }
+
+  /** Submits the open encoder (not the pending group, which binds none of what follows). */
+  #submitOpen(): void {
     const enc = this.#open;
     if (enc === undefined) return;
     this.#open = undefined;

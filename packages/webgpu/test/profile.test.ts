@@ -49,6 +49,8 @@ describe('startProfile / endProfile', () => {
 
   it('resolves the query set when one flush records more passes than it holds', async () => {
     const x = randn([64]).to('webgpu');
+    // Unfused, so every op is its own pass (fused, the chain would be a few dispatches).
+    gpu.context.fusion = false;
     gpu.startProfile();
     let y = x;
     // 300 dispatches: more than the 256 pairs of queries one set holds, and more than one batch.
@@ -59,6 +61,7 @@ describe('startProfile / endProfile', () => {
     }
     await y.data();
     const p = await gpu.endProfile();
+    gpu.context.fusion = true;
     expect(p.dispatches).toBe(300);
     expect(p.kernels.reduce((n, k) => n + k.dispatches, 0)).toBe(300);
     expect(p.submits).toBeGreaterThanOrEqual(2);

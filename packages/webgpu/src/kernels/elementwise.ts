@@ -9,6 +9,7 @@ import type { DType, Kernel, KernelAttrs, TensorView } from '@gradfolio/tensor';
 import { type Binding, type GPUStorage, type GpuContext, WG } from '../context.js';
 import { CAST_HELPERS, castExpr, coalesce, numelOf, slot, uniformDecl, wgslType } from '../layout.js';
 import { errorDecl } from './errors.js';
+import { fuseElementwise } from './fusion.js';
 import { type EwOp, f32AsI32, MATH, POINTWISE } from './pointwise.js';
 
 export { f32AsI32 };
@@ -123,7 +124,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 
 /**
  * Runs elementwise `op` over `inputs` into the (possibly strided) `output` view: one dispatch, one
- * submit. @internal
+ * submit; or, with `ctx.fusion` on, joins the pending fused group (fusion.ts) when the op may: no
+ * error record or computed loads, a contiguous output, and not in place (an input in the output's
+ * buffer). @internal
  */
 export function runElementwise(
   ctx: GpuContext,
@@ -134,6 +137,37 @@ export function runElementwise(
 ): void {
   const n = numelOf(output.shape);
   if (n === 0) return;
+  const def = OPS[op]!;
+  const out = (output.handle as GPUStorage).buffer;
+  if (
+    ctx.fusion &&
+    def.errors !== true &&
+    def.loads === undefined &&
+    isContiguous(output) &&
+    inputs.every((v) => (v.handle as GPUStorage).buffer !== out)
+  ) {
+    fuseElementwise(ctx, op, def, inputs, output, attrs, (enc) =>
+      recordElementwise(ctx, enc, op, inputs, output, attrs),
+    );
+    return;
+  }
+  const enc = ctx.encoder();
+  const temps: Array<{ buffer: GPUBuffer; bytes: number }> = [];
+  recordElementwise(ctx, enc, op, inputs, output, attrs, temps);
+  ctx.submit(enc, temps);
+}
+
+/** Records the one-op dispatch of `op` into `enc` (snapshots of in-place reads go to `temps`). */
+function recordElementwise(
+  ctx: GpuContext,
+  enc: GPUCommandEncoder,
+  op: string,
+  inputs: readonly TensorView[],
+  output: TensorView,
+  attrs: KernelAttrs,
+  temps: Array<{ buffer: GPUBuffer; bytes: number }> = [],
+): void {
+  const n = numelOf(output.shape);
   const def = OPS[op]!;
   const views = [...inputs, output];
   const c = coalesce(
@@ -161,10 +195,7 @@ export function runElementwise(
     write: o === views.length - 1,
   }));
   if (def.errors === true) bindings.push({ buffer: ctx.errorBuffer, write: true });
-  const enc = ctx.encoder();
-  const temps: Array<{ buffer: GPUBuffer; bytes: number }> = [];
   ctx.dispatch(enc, pipeline, u, bindings, Math.ceil(n / WG), temps);
-  ctx.submit(enc, temps);
 }
 
 /** True when `v` covers `n` consecutive elements from its offset in row-major order. @internal */
