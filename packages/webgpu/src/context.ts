@@ -32,6 +32,12 @@ const MAP_MODE_READ = 0x0001;
 export const WG = 256;
 /** Pooled bytes kept at most; buffers freed beyond this are destroyed. */
 const MAX_POOLED_BYTES = 512 * 1024 * 1024;
+/** GPUShaderStage.COMPUTE. */
+const COMPUTE = 0x4;
+/** Bytes of one uniform arena (a batch of 256 dispatches with 256-byte slots fills one). */
+const ARENA_BYTES = 64 * 1024;
+/** Cached bind groups at most (the cache is cleared when full). */
+const MAX_BIND_GROUPS = 8192;
 /** Host writes up to this size are staged into the open encoder instead of submitting it first. */
 const STAGED_WRITE_MAX = 64 * 1024;
 /** Bytes of one mapped staging chunk (several small writes share one). */
@@ -140,6 +146,17 @@ interface ProfileState {
   submits: number;
 }
 
+/**
+ * A kernel as `pipeline()` returns it: its WGSL, compiled once, and a compute pipeline per binding
+ * signature (explicit layouts, so bind groups are shared and cached). @internal
+ */
+export interface KernelPipeline {
+  readonly key: string;
+  readonly code: () => string;
+  module: GPUShaderModule | undefined;
+  readonly bySignature: Map<string, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout }>;
+}
+
 /** One buffer binding of a dispatch. @internal */
 export interface Binding {
   readonly buffer: GPUBuffer;
@@ -165,8 +182,7 @@ export interface DeferredWork {
 /** @internal */
 export class GpuContext {
   readonly #pool = new Map<number, GPUBuffer[]>();
-  readonly #uniformPool = new Map<number, GPUBuffer[]>();
-  readonly #pipelines = new Map<string, GPUComputePipeline>();
+  readonly #pipelines = new Map<string, KernelPipeline>();
   /** Buffers handed out by `alloc` that still need zeroing; cleared at the head of the next encoder. */
   readonly #pendingClears = new Set<GPUBuffer>();
   readonly maxWorkgroups: number;
@@ -192,8 +208,12 @@ export class GpuContext {
   /** The pending fused group (created by fusion.ts on first use). */
   deferred: DeferredWork | undefined;
 
+  /** Dynamic uniform offsets are multiples of this (the device's minUniformBufferOffsetAlignment). */
+  readonly #uniformAlign: number;
+
   constructor(readonly device: GPUDevice) {
     this.maxWorkgroups = device.limits.maxComputeWorkgroupsPerDimension;
+    this.#uniformAlign = device.limits.minUniformBufferOffsetAlignment;
     this.subgroups = device.features.has('subgroups');
     this.timestamps = device.features.has('timestamp-query');
   }
@@ -269,6 +289,7 @@ export class GpuContext {
   #destroy(buffer: GPUBuffer): void {
     // Recording the pending group opens the encoder, so the destroy waits for its submit.
     if (this.deferred?.binds(buffer) === true) this.#recordDeferred();
+    this.#evictGroups(buffer);
     if (this.#open === undefined) buffer.destroy();
     else this.#destroyAfterFlush.push(buffer);
   }
@@ -361,20 +382,61 @@ export class GpuContext {
     });
   }
 
-  /** Compiles (once) the pipeline `key` from `code()`. */
-  pipeline(key: string, code: () => string): GPUComputePipeline {
+  /**
+   * The kernel `key` (its WGSL from `code()`, compiled once). Pipelines are created per binding
+   * signature at the first dispatch (see {@link GpuContext.dispatch}).
+   */
+  pipeline(key: string, code: () => string): KernelPipeline {
     let p = this.#pipelines.get(key);
     if (p === undefined) {
-      const module = this.device.createShaderModule({ code: code(), label: key });
-      p = this.device.createComputePipeline({
-        layout: 'auto',
-        compute: { module, entryPoint: 'main' },
-        label: key,
-      });
+      p = { key, code, module: undefined, bySignature: new Map() };
       this.#pipelines.set(key, p);
     }
     return p;
   }
+
+  /** The compute pipeline of `kp` for binding signature `sig` (`r`/`w` per storage binding). */
+  #compiled(kp: KernelPipeline, sig: string): { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout } {
+    let c = kp.bySignature.get(sig);
+    if (c === undefined) {
+      kp.module ??= this.device.createShaderModule({ code: kp.code(), label: kp.key });
+      const layout = this.#layout(sig);
+      const pipeline = this.device.createComputePipeline({
+        layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+        compute: { module: kp.module, entryPoint: 'main' },
+        label: kp.key,
+      });
+      c = { pipeline, layout };
+      kp.bySignature.set(sig, c);
+    }
+    return c;
+  }
+
+  /**
+   * The bind group layout of a signature: binding 0 the uniforms (a slice of the uniform arena, at a
+   * dynamic offset), then one storage buffer per letter, writable for `w`. Explicit layouts (not
+   * 'auto') are shared by every kernel with the same signature, so bind groups can be cached.
+   */
+  #layout(sig: string): GPUBindGroupLayout {
+    let l = this.#layouts.get(sig);
+    if (l === undefined) {
+      const entries: GPUBindGroupLayoutEntry[] = [
+        { binding: 0, visibility: COMPUTE, buffer: { type: 'uniform', hasDynamicOffset: true } },
+      ];
+      for (let i = 0; i < sig.length; i++) {
+        entries.push({
+          binding: i + 1,
+          visibility: COMPUTE,
+          buffer: { type: sig[i] === 'w' ? 'storage' : 'read-only-storage' },
+        });
+      }
+      l = this.device.createBindGroupLayout({ entries, label: `bindings ${sig}` });
+      this.#layouts.set(sig, l);
+    }
+    return l;
+  }
+
+  readonly #layouts = new Map<string, GPUBindGroupLayout>();
 
   /**
    * Splits `count` workgroups into an (x, y) grid within the per-dimension limit. Shaders recover the
@@ -387,14 +449,17 @@ export class GpuContext {
   }
 
   /**
-   * Records one compute dispatch: binding 0 is a uniform buffer holding `uniforms`, bindings 1.. are
-   * `bindings` in order. A read binding whose buffer is also written by this dispatch (in-place ops,
-   * copies within one storage) is snapshotted into a temporary buffer first, because WebGPU forbids a
-   * buffer bound both read-only and writable in one dispatch.
+   * Records one compute dispatch: binding 0 holds `uniforms` (a slice of the batch's uniform arena at a
+   * dynamic offset), bindings 1.. are `bindings` in order (`read-only-storage`, or `storage` when
+   * written: the WGSL must declare them so). A read binding whose buffer is also written by this
+   * dispatch (in-place ops, copies within one storage) is snapshotted into a temporary buffer first,
+   * because WebGPU forbids a buffer bound both read-only and writable in one dispatch. The bind group
+   * is cached by signature and buffers (Dawn spends more host time creating one than on the rest of a
+   * dispatch), so a training loop whose temporaries come back from the pool in order creates none.
    */
   dispatch(
     enc: GPUCommandEncoder,
-    pipeline: GPUComputePipeline,
+    kernel: KernelPipeline,
     uniforms: Int32Array,
     bindings: readonly Binding[],
     workgroups: number,
@@ -402,8 +467,9 @@ export class GpuContext {
   ): void {
     const written = new Set<GPUBuffer>();
     for (const b of bindings) if (b.write) written.add(b.buffer);
-    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.uniform(uniforms) } }];
-    bindings.forEach((b, i) => {
+    const buffers: GPUBuffer[] = [];
+    let sig = '';
+    for (const b of bindings) {
       let buffer = b.buffer;
       if (!b.write && written.has(buffer)) {
         const snap = this.acquire(buffer.size, false);
@@ -411,15 +477,117 @@ export class GpuContext {
         temps.push(snap);
         buffer = snap.buffer;
       }
-      entries.push({ binding: i + 1, resource: { buffer } });
-    });
-    const group = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
-    const pass = enc.beginComputePass(this.#timestampWrites(enc, pipeline.label));
+      buffers.push(buffer);
+      sig += b.write ? 'w' : 'r';
+    }
+    const { pipeline, layout } = this.#compiled(kernel, sig);
+    const { arena, offset, size } = this.#uniformSlot(uniforms);
+    const group = this.#bindGroup(sig, layout, arena, size, buffers);
+    const pass = enc.beginComputePass(this.#timestampWrites(enc, kernel.key));
     pass.setPipeline(pipeline);
-    pass.setBindGroup(0, group);
+    pass.setBindGroup(0, group, [offset]);
     const [x, y] = this.grid(workgroups);
     pass.dispatchWorkgroups(x, y);
     pass.end();
+  }
+
+  // ------------------------------------------------------------------ uniforms and bind groups
+
+  /**
+   * Uniform arenas: every dispatch's uniforms get an aligned slice of a host-side arena, uploaded with
+   * one `writeBuffer` per arena when the batch is submitted. The GPU arena buffers are reused by the
+   * next batch: queue order puts that batch's upload after this batch's work.
+   */
+  readonly #arenas: Array<{ gpu: GPUBuffer; host: Uint8Array; used: number }> = [];
+  #arenaIndex = 0;
+
+  #uniformSlot(data: Int32Array): { arena: number; offset: number; size: number } {
+    const size = Math.max(16, Math.ceil(data.byteLength / 16) * 16);
+    let i = this.#arenaIndex;
+    let a = this.#arenas[i];
+    if (a !== undefined && a.used + size > a.host.length) {
+      i = ++this.#arenaIndex;
+      a = this.#arenas[i];
+    }
+    if (a === undefined) {
+      const bytes = Math.max(ARENA_BYTES, size);
+      a = {
+        gpu: this.device.createBuffer({ size: bytes, usage: UNIFORM | COPY_DST, label: `uniforms ${i}` }),
+        host: new Uint8Array(bytes),
+        used: 0,
+      };
+      this.#arenas[i] = a;
+    }
+    const offset = a.used;
+    a.host.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), offset);
+    a.used = Math.ceil((offset + size) / this.#uniformAlign) * this.#uniformAlign;
+    return { arena: i, offset, size };
+  }
+
+  /** Uploads the arenas the open batch used (before its submit) and rewinds them. */
+  #uploadUniforms(): void {
+    for (let i = 0; i <= this.#arenaIndex; i++) {
+      const a = this.#arenas[i];
+      if (a === undefined || a.used === 0) continue;
+      this.device.queue.writeBuffer(a.gpu, 0, a.host.buffer as ArrayBuffer, a.host.byteOffset, a.used);
+      a.used = 0;
+    }
+    this.#arenaIndex = 0;
+  }
+
+  /** Cached bind groups by signature, arena slice size and buffers; evicted when a buffer is destroyed. */
+  readonly #groups = new Map<string, GPUBindGroup>();
+  /** Cache keys that name a buffer, to evict them when it is destroyed. */
+  readonly #groupsOf = new Map<GPUBuffer, string[]>();
+  readonly #ids = new WeakMap<GPUBuffer, number>();
+  #nextId = 1;
+
+  #bindGroup(
+    sig: string,
+    layout: GPUBindGroupLayout,
+    arena: number,
+    size: number,
+    buffers: readonly GPUBuffer[],
+  ): GPUBindGroup {
+    let key = `${sig}|${arena}|${size}`;
+    for (const b of buffers) {
+      let id = this.#ids.get(b);
+      if (id === undefined) {
+        id = this.#nextId++;
+        this.#ids.set(b, id);
+      }
+      key += `|${id}`;
+    }
+    let group = this.#groups.get(key);
+    if (group === undefined) {
+      if (this.#groups.size >= MAX_BIND_GROUPS) {
+        this.#groups.clear();
+        this.#groupsOf.clear();
+      }
+      const entries: GPUBindGroupEntry[] = [
+        { binding: 0, resource: { buffer: this.#arenas[arena]!.gpu, offset: 0, size } },
+      ];
+      buffers.forEach((buffer, i) => {
+        entries.push({ binding: i + 1, resource: { buffer } });
+        let keys = this.#groupsOf.get(buffer);
+        if (keys === undefined) {
+          keys = [];
+          this.#groupsOf.set(buffer, keys);
+        }
+        keys.push(key);
+      });
+      group = this.device.createBindGroup({ layout, entries });
+      this.#groups.set(key, group);
+    }
+    return group;
+  }
+
+  /** Drops the cached bind groups that bind `buffer` (about to be destroyed). */
+  #evictGroups(buffer: GPUBuffer): void {
+    const keys = this.#groupsOf.get(buffer);
+    if (keys === undefined) return;
+    for (const k of keys) this.#groups.delete(k);
+    this.#groupsOf.delete(buffer);
   }
 
   /**
@@ -456,6 +624,7 @@ export class GpuContext {
       this.#destroyAfterFlush.push(chunk.buffer);
     }
     this.#staging.length = 0;
+    this.#uploadUniforms();
     this.device.queue.submit([enc.finish()]);
     if (prof !== undefined) {
       prof.submits++;
@@ -463,18 +632,7 @@ export class GpuContext {
     }
     for (const b of this.#destroyAfterFlush) b.destroy();
     this.#destroyAfterFlush.length = 0;
-    for (const [size, list] of this.#uniformsInFlight) {
-      let pool = this.#uniformPool.get(size);
-      if (pool === undefined) {
-        pool = [];
-        this.#uniformPool.set(size, pool);
-      }
-      pool.push(...list);
-    }
-    this.#uniformsInFlight.clear();
   }
-
-  readonly #uniformsInFlight = new Map<number, GPUBuffer[]>();
 
   // ------------------------------------------------------------------ profiling
 
@@ -581,21 +739,6 @@ export class GpuContext {
     });
     staging.unmap();
     staging.destroy();
-  }
-
-  /** A uniform buffer holding `data`, reused from the uniform pool after the next submit. */
-  uniform(data: Int32Array): GPUBuffer {
-    const size = Math.max(16, Math.ceil(data.byteLength / 16) * 16);
-    let buffer = this.#uniformPool.get(size)?.pop();
-    buffer ??= this.device.createBuffer({ size, usage: UNIFORM | COPY_DST });
-    this.device.queue.writeBuffer(buffer, 0, data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
-    let inFlight = this.#uniformsInFlight.get(size);
-    if (inFlight === undefined) {
-      inFlight = [];
-      this.#uniformsInFlight.set(size, inFlight);
-    }
-    inFlight.push(buffer);
-    return buffer;
   }
 
   #errors: GPUBuffer | undefined;

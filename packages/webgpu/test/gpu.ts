@@ -32,3 +32,20 @@ export function initTestGPU(): Promise<WebGPUBackend> {
 
 /** Messages of uncaptured WebGPU errors (validation, out of memory) seen so far. */
 export const gpuErrors: string[] = [];
+
+/**
+ * `device` as seen by a backend whose adapter allows at most `maxWorkgroups` workgroups per dispatch
+ * dimension (every other property and limit is the real device's), so kernels must use the 2-D grid.
+ */
+export function withWorkgroupLimit(device: GPUDevice, maxWorkgroups: number): GPUDevice {
+  const limits = new Proxy(device.limits, {
+    get: (l, k) => (k === 'maxComputeWorkgroupsPerDimension' ? maxWorkgroups : Reflect.get(l, k, l)),
+  });
+  return new Proxy(device, {
+    get(target, prop) {
+      if (prop === 'limits') return limits;
+      const v = Reflect.get(target, prop, target) as unknown;
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+}
