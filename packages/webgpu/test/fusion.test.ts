@@ -117,7 +117,7 @@ describe('dispatch counts', () => {
   it('a 40-op chain is split at the binding limit; a shape change starts a new group', async () => {
     const x = randn([64]).to('webgpu');
     await x.data();
-    const long = await dispatches(() => {
+    const chain = () => {
       let y = x;
       for (let k = 0; k < 40; k++) {
         const z = y.mul(1.01);
@@ -125,17 +125,10 @@ describe('dispatch counts', () => {
         y = z;
       }
       return y;
-    });
+    };
+    const long = await dispatches(chain);
     gpu.context.fusion = false;
-    const longPlain = await dispatches(() => {
-      let y = x;
-      for (let k = 0; k < 40; k++) {
-        const z = y.mul(1.01);
-        if (y !== x) y.dispose();
-        y = z;
-      }
-      return y;
-    });
+    const longPlain = await dispatches(chain);
     gpu.context.fusion = true;
     expect(longPlain.n).toBe(40);
     // Each scalar operand is a buffer of its own, so the binding limit (8) splits the chain before

@@ -24,7 +24,7 @@
  * per-dimension dispatch limit.
  */
 import type { DType, Kernel, TensorView } from '@gradfolio/tensor';
-import type { GPUStorage, GpuContext } from '../context.js';
+import type { GPUStorage, GpuContext, KernelPipeline } from '../context.js';
 import { castExpr, coalesce, contiguousStrides, numelOf, slot, uniformDecl, wgslType } from '../layout.js';
 
 /** Threads per side of a workgroup (16x16 = 256 threads). */
@@ -330,41 +330,44 @@ fn main(@builtin(local_invocation_index) lid: u32,
 }`;
 }
 
-/** Records the tiled128 shader for `matmulPath(a, b, out) === 'tiled128'`. */
-function runFast(ctx: GpuContext, a: TensorView, b: TensorView, out: TensorView): void {
+/** The dims of a product `out = a @ b` and its batch dims, coalesced over a, b and the output. */
+function geometry(a: TensorView, b: TensorView, out: TensorView) {
   const nd = out.shape.length;
   const m = out.shape[nd - 2]!;
   const n = out.shape[nd - 1]!;
-  const k = a.shape[nd - 1]!;
-  const la = vec4Layout(a)!;
-  const lb = vec4Layout(b)!;
   const batchShape = out.shape.slice(0, nd - 2);
-  const batch = numelOf(batchShape);
   const outBatch = contiguousStrides(batchShape).map((s) => s * m * n);
   const c = coalesce(batchShape, [a.strides.slice(0, nd - 2), b.strides.slice(0, nd - 2), outBatch]);
+  return { nd, m, n, k: a.shape[nd - 1]!, batch: numelOf(batchShape), c };
+}
+
+/**
+ * Records one product dispatch: uniforms are `head`, then the coalesced batch shape and a's and b's
+ * batch strides (divided by `unit`: 4 when the shader addresses vec4s).
+ */
+function record(
+  ctx: GpuContext,
+  pipeline: KernelPipeline,
+  head: readonly number[],
+  c: { shape: number[]; strides: number[][] },
+  unit: number,
+  a: TensorView,
+  b: TensorView,
+  out: TensorView,
+  workgroups: number,
+): void {
   const br = c.shape.length;
-  const tilesM = Math.ceil(m / FT);
-  const tilesN = Math.ceil(n / FT);
-  const total = tilesM * tilesN * batch;
-  const pipeline = ctx.pipeline(`matmul128|float32|b${br}|${la}${lb}`, () => fastShader(la, lb, br));
-  const q = (x: number) => x / 4; // exact: matmulPath checked divisibility
-  const u = new Int32Array(FHEAD + 3 * br);
-  u.set([
-    m,
-    n,
-    k,
-    tilesN,
-    tilesM,
-    total,
-    q(a.offset),
-    q(la === 'r' ? a.strides[nd - 2]! : a.strides[nd - 1]!),
-    q(b.offset),
-    q(lb === 'r' ? b.strides[nd - 2]! : b.strides[nd - 1]!),
-    q(out.offset),
-  ]);
-  u.set(c.shape, FHEAD);
-  u.set(c.strides[0]!.map(q), FHEAD + br);
-  u.set(c.strides[1]!.map(q), FHEAD + 2 * br);
+  const u = new Int32Array(head.length + 3 * br);
+  u.set(head);
+  u.set(c.shape, head.length);
+  u.set(
+    c.strides[0]!.map((s) => s / unit),
+    head.length + br,
+  );
+  u.set(
+    c.strides[1]!.map((s) => s / unit),
+    head.length + 2 * br,
+  );
   const enc = ctx.encoder();
   const temps: Array<{ buffer: GPUBuffer; bytes: number }> = [];
   ctx.dispatch(
@@ -376,10 +379,37 @@ function runFast(ctx: GpuContext, a: TensorView, b: TensorView, out: TensorView)
       { buffer: (b.handle as GPUStorage).buffer },
       { buffer: (out.handle as GPUStorage).buffer, write: true },
     ],
-    total,
+    workgroups,
     temps,
   );
   ctx.submit(enc, temps);
+}
+
+/** The tiled128 path (see `matmulPath`): float32, vec4 operands. */
+function runFast(ctx: GpuContext, a: TensorView, b: TensorView, out: TensorView): void {
+  const { nd, m, n, k, batch, c } = geometry(a, b, out);
+  const la = vec4Layout(a)!;
+  const lb = vec4Layout(b)!;
+  const br = c.shape.length;
+  const tilesM = Math.ceil(m / FT);
+  const tilesN = Math.ceil(n / FT);
+  const total = tilesM * tilesN * batch;
+  const pipeline = ctx.pipeline(`matmul128|float32|b${br}|${la}${lb}`, () => fastShader(la, lb, br));
+  const q = (x: number) => x / 4; // exact: matmulPath checked divisibility
+  const head = [
+    m,
+    n,
+    k,
+    tilesN,
+    tilesM,
+    total,
+    q(a.offset),
+    q(la === 'r' ? a.strides[nd - 2]! : a.strides[nd - 1]!),
+    q(b.offset),
+    q(lb === 'r' ? b.strides[nd - 2]! : b.strides[nd - 1]!),
+    q(out.offset),
+  ];
+  record(ctx, pipeline, head, c, 4, a, b, out, total);
 }
 
 /** The `matmul` kernel (contract: see the op table). @internal */
@@ -388,29 +418,20 @@ export function matmulKernel(ctx: GpuContext): Kernel {
     const a = inputs[0]!;
     const b = inputs[1]!;
     const out = outputs[0]!;
-    const nd = out.shape.length;
-    const m = out.shape[nd - 2]!;
-    const n = out.shape[nd - 1]!;
-    const k = a.shape[nd - 1]!;
-    const batchShape = out.shape.slice(0, nd - 2);
-    const batch = numelOf(batchShape);
+    const { nd, m, n, k, batch, c } = geometry(a, b, out);
     if (m * n * batch === 0) return;
     if (matmulPath(a, b, out) === 'tiled128') {
       runFast(ctx, a, b, out);
       return;
     }
-    const outBatch = contiguousStrides(batchShape).map((s) => s * m * n);
-    const c = coalesce(batchShape, [a.strides.slice(0, nd - 2), b.strides.slice(0, nd - 2), outBatch]);
     const br = c.shape.length;
     const tm = m > 32 ? 4 : 1;
     const tn = n > 32 ? 4 : 1;
     const tilesM = Math.ceil(m / (T * tm));
     const tilesN = Math.ceil(n / (T * tn));
     const total = tilesM * tilesN * batch;
-    const key = `matmul|${a.dtype}|b${br}|${tm}x${tn}`;
-    const pipeline = ctx.pipeline(key, () => shader(a.dtype, br, tm, tn));
-    const u = new Int32Array(HEAD + 3 * br);
-    u.set([
+    const pipeline = ctx.pipeline(`matmul|${a.dtype}|b${br}|${tm}x${tn}`, () => shader(a.dtype, br, tm, tn));
+    const head = [
       m,
       n,
       k,
@@ -424,24 +445,7 @@ export function matmulKernel(ctx: GpuContext): Kernel {
       b.strides[nd - 2]!,
       b.strides[nd - 1]!,
       out.offset,
-    ]);
-    u.set(c.shape, HEAD);
-    u.set(c.strides[0]!, HEAD + br);
-    u.set(c.strides[1]!, HEAD + 2 * br);
-    const enc = ctx.encoder();
-    const temps: Array<{ buffer: GPUBuffer; bytes: number }> = [];
-    ctx.dispatch(
-      enc,
-      pipeline,
-      u,
-      [
-        { buffer: (a.handle as GPUStorage).buffer },
-        { buffer: (b.handle as GPUStorage).buffer },
-        { buffer: (out.handle as GPUStorage).buffer, write: true },
-      ],
-      total,
-      temps,
-    );
-    ctx.submit(enc, temps);
+    ];
+    record(ctx, pipeline, head, c, 1, a, b, out, total);
   };
 }
