@@ -3,7 +3,8 @@
  * eligible op (no error record, no computed loads, contiguous output, not in place) but appends it as a
  * node to the context's pending group. The group is recorded later as ONE dispatch that, per output
  * element, loads the external inputs (any strides, broadcasts included), evaluates the nodes in order
- * as WGSL `let`s (the same expressions as the one-op kernels, so results are bit-identical) and stores
+ * as WGSL `let`s (the same expressions as the one-op kernels: bit-identical on SwiftShader; a driver may
+ * contract a multiply and an add into an FMA within the one shader, a last-bit difference) and stores
  * the outputs that are still alive. A group of one node records the plain one-op kernel.
  *
  * Hazard rules (why deferring is safe; the context enforces the triggers, see context.ts):
