@@ -34,12 +34,12 @@ export function initTestGPU(): Promise<WebGPUBackend> {
 export const gpuErrors: string[] = [];
 
 /**
- * `device` as seen by a backend whose adapter allows at most `maxWorkgroups` workgroups per dispatch
- * dimension (every other property and limit is the real device's), so kernels must use the 2-D grid.
+ * `device` as a backend sees it when the adapter's limits are `overrides` (every other property and
+ * limit is the real device's): e.g. `{ maxComputeWorkgroupsPerDimension: 7 }` forces the 2-D grid.
  */
-export function withWorkgroupLimit(device: GPUDevice, maxWorkgroups: number): GPUDevice {
+export function withLimits(device: GPUDevice, overrides: Readonly<Record<string, number>>): GPUDevice {
   const limits = new Proxy(device.limits, {
-    get: (l, k) => (k === 'maxComputeWorkgroupsPerDimension' ? maxWorkgroups : Reflect.get(l, k, l)),
+    get: (l, k) => (typeof k === 'string' && k in overrides ? overrides[k] : Reflect.get(l, k, l)),
   });
   return new Proxy(device, {
     get(target, prop) {

@@ -18,7 +18,7 @@ import {
 } from '@gradfolio/tensor';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createWebGPUBackend } from '../src/index.js';
-import { gpuErrors, initTestGPU, withWorkgroupLimit } from './gpu.js';
+import { gpuErrors, initTestGPU, withLimits } from './gpu.js';
 import { checkBoth, expectSame } from './helpers.js';
 
 beforeAll(async () => {
@@ -286,7 +286,7 @@ describe('dispatch grid', () => {
     // so every kernel below needs (and exercises) the 2-D grid and its out-of-range guard.
     const real = await initTestGPU();
     const device = real.device;
-    const small = withWorkgroupLimit(device, 7);
+    const small = withLimits(device, { maxComputeWorkgroupsPerDimension: 7 });
     registerBackend(createWebGPUBackend(small));
     try {
       await checkBoth((x, y) => add(x, y, { alpha: 2 }), [f([100, 129]), f([129])]); // 51 workgroups

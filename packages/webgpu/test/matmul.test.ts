@@ -9,7 +9,7 @@ import { manualSeed, randint, randn, registerBackend, slice, type Tensor } from 
 import { beforeAll, describe, expect, it, type MockInstance, vi } from 'vitest';
 import { createWebGPUBackend, type WebGPUBackend } from '../src/index.js';
 import { type MatmulPath, matmulPath } from '../src/kernels/matmul.js';
-import { gpuErrors, initTestGPU, withWorkgroupLimit } from './gpu.js';
+import { gpuErrors, initTestGPU, withLimits } from './gpu.js';
 import { expectSame } from './helpers.js';
 
 let pipelines: MockInstance<WebGPUBackend['context']['pipeline']>;
@@ -145,7 +145,7 @@ describe('matmul tiled128 (vec4, 128x128 tiles)', () => {
     // A second backend on the same device reporting at most 7 workgroups per dimension (as in
     // kernels.test.ts): 3 batches x 2 x 3 tiles = 18 workgroups run as a 7 x 3 grid, 3 of them idle.
     const real = await initTestGPU();
-    const small = withWorkgroupLimit(real.device, 7);
+    const small = withLimits(real.device, { maxComputeWorkgroupsPerDimension: 7 });
     const backend = createWebGPUBackend(small);
     registerBackend(backend);
     try {
