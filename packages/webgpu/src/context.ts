@@ -10,7 +10,8 @@
  *
  * Deferred work: pointwise ops may not record at once but join a pending fused group (fusion.ts), held
  * here as {@link DeferredWork}. It is recorded (in order with everything else) before any other
- * kernel, read or flush, and before a buffer it binds is handed out again or destroyed.
+ * kernel, read or flush, and before a buffer it binds is destroyed; freed buffers it reads stay out of
+ * the pool until then, so nothing else is handed one of its buffers.
  */
 import { type DType, GradfolioError } from '@gradfolio/tensor';
 
@@ -198,7 +199,7 @@ export class GpuContext {
    * operations. Tests turn it off to check the portable path on the same device.
    */
   subgroups: boolean;
-  /** The device has `timestamp-query`: {@link GpuContext.profile} can time kernels on the GPU. */
+  /** The device has `timestamp-query`: {@link GpuContext.startProfile} can time kernels on the GPU. */
   readonly timestamps: boolean;
   /**
    * Consecutive pointwise ops are fused into one dispatch (fusion.ts). Tests turn it off to compare
@@ -226,9 +227,7 @@ export class GpuContext {
     const free = this.#pool.get(cls);
     let buffer = free?.pop();
     if (buffer !== undefined) {
-      // The pending group still reads it (its last owner freed it): record the group before the new
-      // owner's clear or writes.
-      if (this.deferred?.binds(buffer) === true) this.#recordDeferred();
+      // Never one the pending group binds: `release` holds those out of the pool until it is recorded.
       totals.bytesPooled -= cls;
       // A fresh buffer is zero already; a recycled one is zeroed before anything else touches it.
       if (zero) this.#pendingClears.add(buffer);
@@ -304,9 +303,8 @@ export class GpuContext {
   write(buffer: GPUBuffer, data: ArrayBufferView): void {
     const n = data.byteLength;
     if (n === 0) return;
-    // A write into a buffer the pending group binds goes after the group; any other write may go before
-    // it (the group does not touch the buffer), so scalar operands do not break a fused chain.
-    if (this.deferred?.binds(buffer) === true) this.#recordDeferred();
+    // Writes go to fresh or pooled buffers, which the pending group never binds (see `release`), so they
+    // may be recorded before it: scalar operands do not end a fused chain.
     if (this.#open !== undefined && n <= STAGED_WRITE_MAX) {
       const enc = this.#openEncoder();
       let chunk = this.#staging.at(-1);
@@ -465,13 +463,11 @@ export class GpuContext {
     workgroups: number,
     temps: Array<{ buffer: GPUBuffer; bytes: number }>,
   ): void {
-    const written = new Set<GPUBuffer>();
-    for (const b of bindings) if (b.write) written.add(b.buffer);
     const buffers: GPUBuffer[] = [];
     let sig = '';
     for (const b of bindings) {
       let buffer = b.buffer;
-      if (!b.write && written.has(buffer)) {
+      if (!b.write && bindings.some((w) => w.write === true && w.buffer === buffer)) {
         const snap = this.acquire(buffer.size, false);
         enc.copyBufferToBuffer(buffer, 0, snap.buffer, 0, buffer.size);
         temps.push(snap);

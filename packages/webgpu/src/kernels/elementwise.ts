@@ -64,21 +64,72 @@ const OPS: Record<string, EwOp> = {
 };
 
 /**
- * Uniform layout (i32 slots): [numel, shape[0..r), then per operand (inputs..., output): offset,
- * strides[0..r), then the op's parameters].
+ * The strided elementwise layout shared with fused chains (fusion.ts). Uniform slots (i32): [numel,
+ * shape[0..r), then per operand: offset, strides[0..r), then the parameters]. @internal
  */
-function layoutSlots(
-  rank: number,
-  operands: number,
-): { shape: number; operand: (o: number) => number; params: number } {
+export interface StridedLayout {
+  readonly rank: number;
+  /** First slot of operand `o` (its offset; its strides follow). */
+  operand(o: number): number;
+  /** First parameter slot. */
+  readonly params: number;
+}
+
+/** The layout of `operands` strided operands at `rank`. @internal */
+export function stridedLayout(rank: number, operands: number): StridedLayout {
   const per = 1 + rank;
-  return { shape: 1, operand: (o) => 1 + rank + o * per, params: 1 + rank + operands * per };
+  return { rank, operand: (o) => 1 + rank + o * per, params: 1 + rank + operands * per };
+}
+
+/**
+ * WGSL decoding this thread's element: `idx` (returning past numel) and, innermost dim first, the
+ * multi-index `i0..i{r-1}` over the layout's shape. @internal
+ */
+export function decodeIndex(L: StridedLayout): string[] {
+  const body = [`let idx = gid.x + gid.y * nwg.x * ${WG}u;`, `if (idx >= u32(${slot(0)})) { return; }`];
+  if (L.rank > 0) body.push('var rem = idx;');
+  for (let d = L.rank - 1; d >= 0; d--) {
+    const size = `u32(${slot(1 + d)})`;
+    if (d === 0) body.push('let i0 = i32(rem);');
+    else body.push(`let i${d} = i32(rem % ${size}); rem = rem / ${size};`);
+  }
+  return body;
+}
+
+/** WGSL element address of operand `o` at the decoded multi-index. @internal */
+export function operandAddress(L: StridedLayout, o: number): string {
+  const base = L.operand(o);
+  const terms = [slot(base)];
+  for (let d = 0; d < L.rank; d++) terms.push(`i${d} * ${slot(base + 1 + d)}`);
+  return terms.join(' + ');
+}
+
+/**
+ * The uniforms of a strided dispatch over `shape` coalesced as `c` (strides per operand, in `views`'
+ * order), with `params` room left after the operands. @internal
+ */
+export function stridedUniforms(
+  L: StridedLayout,
+  n: number,
+  c: { shape: readonly number[]; strides: readonly (readonly number[])[] },
+  views: readonly TensorView[],
+  params: number,
+): Int32Array {
+  const u = new Int32Array(L.params + params);
+  u[0] = n;
+  for (let d = 0; d < L.rank; d++) u[1 + d] = c.shape[d]!;
+  views.forEach((v, o) => {
+    const base = L.operand(o);
+    u[base] = v.offset;
+    for (let d = 0; d < L.rank; d++) u[base + 1 + d] = c.strides[o]![d]!;
+  });
+  return u;
 }
 
 function shader(op: string, inTypes: readonly DType[], out: DType, rank: number): string {
   const def = OPS[op]!;
   const k = inTypes.length;
-  const L = layoutSlots(rank, k + 1);
+  const L = stridedLayout(rank, k + 1);
   const total = L.params + def.params;
   const lines: string[] = [uniformDecl(total), CAST_HELPERS];
   if (def.math === true) lines.push(MATH);
@@ -87,22 +138,8 @@ function shader(op: string, inTypes: readonly DType[], out: DType, rank: number)
     lines.push(`@group(0) @binding(${i + 1}) var<storage, read> in${i}: array<${wgslType(t)}>;`);
   });
   lines.push(`@group(0) @binding(${k + 1}) var<storage, read_write> outb: array<${wgslType(out)}>;`);
-  const body: string[] = [];
-  body.push(`let idx = gid.x + gid.y * nwg.x * ${WG}u;`);
-  body.push(`if (idx >= u32(${slot(0)})) { return; }`);
-  // Decode the multi-index, innermost dim first.
-  body.push('var rem = idx;');
-  for (let d = rank - 1; d >= 0; d--) {
-    const size = `u32(${slot(L.shape + d)})`;
-    if (d === 0) body.push(`let i0 = i32(rem);`);
-    else body.push(`let i${d} = i32(rem % ${size}); rem = rem / ${size};`);
-  }
-  const addr = (o: number): string => {
-    const base = L.operand(o);
-    const terms = [slot(base)];
-    for (let d = 0; d < rank; d++) terms.push(`i${d} * ${slot(base + 1 + d)}`);
-    return terms.join(' + ');
-  };
+  const body = decodeIndex(L);
+  const addr = (o: number): string => operandAddress(L, o);
   const vals: string[] = [];
   for (let i = 0; i < k; i++) {
     if (i < (def.loads ?? k)) {
@@ -114,7 +151,6 @@ function shader(op: string, inTypes: readonly DType[], out: DType, rank: number)
   }
   const params = Array.from({ length: def.params }, (_, j) => slot(L.params + j));
   body.push(`outb[${addr(k)}] = ${def.expr(vals, inTypes, out, params)};`);
-  if (rank === 0) body.splice(2, 1); // no `rem` needed
   return `${lines.join('\n')}
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -178,15 +214,8 @@ function recordElementwise(
   const inTypes = inputs.map((v) => v.dtype);
   const key = `${op}|${inTypes.join(',')}>${output.dtype}|r${rank}`;
   const pipeline = ctx.pipeline(key, () => shader(op, inTypes, output.dtype, rank));
-  const L = layoutSlots(rank, views.length);
-  const u = new Int32Array(L.params + def.params);
-  u[0] = n;
-  for (let d = 0; d < rank; d++) u[L.shape + d] = c.shape[d]!;
-  views.forEach((v, o) => {
-    const base = L.operand(o);
-    u[base] = v.offset;
-    for (let d = 0; d < rank; d++) u[base + 1 + d] = c.strides[o]![d]!;
-  });
+  const L = stridedLayout(rank, views.length);
+  const u = stridedUniforms(L, n, c, views, def.params);
   def.paramValues(attrs, output.dtype).forEach((p, j) => {
     u[L.params + j] = p;
   });

@@ -14,10 +14,10 @@
  *   also stays within {@link MAX_NODES} nodes, {@link MAX_VIEWS} loaded views and the storage-binding
  *   limit. Otherwise the group is recorded first and the node starts a new one. So the group's read
  *   buffers and its stored buffers are disjoint, and nothing it reads is written inside it.
- * - The group is recorded before any other kernel (`encoder()`), read, flush, and before a buffer it
- *   binds is handed out again by `acquire`, written by the host, or destroyed (pool overflow, `trim`).
- *   A freed buffer the group reads is held out of the pool until the group is recorded (so freeing a
- *   chain's scalar operand and allocating the next one does not end the chain).
+ * - The group is recorded before any other kernel (`encoder()`), read or flush, and before a buffer it
+ *   binds is destroyed (pool overflow, `trim`). A freed buffer the group reads is held out of the pool
+ *   until the group is recorded, so `acquire` never hands out, and the host never writes, a buffer the
+ *   group binds (and freeing a chain's scalar operand and allocating the next does not end the chain).
  *   Pending clears are recorded before it: they are of its own outputs (which must be zeroed before it
  *   writes them) or of buffers it does not bind.
  * - Writes the group does not bind (scalar operands, uploads) are recorded before it, which is the
@@ -29,6 +29,7 @@
 import type { DType, KernelAttrs, TensorView } from '@gradfolio/tensor';
 import { type Binding, type DeferredWork, type GPUStorage, type GpuContext, WG } from '../context.js';
 import { CAST_HELPERS, coalesce, numelOf, slot, uniformDecl, wgslType } from '../layout.js';
+import { decodeIndex, operandAddress, stridedLayout, stridedUniforms } from './elementwise.js';
 import { type EwOp, MATH } from './pointwise.js';
 
 /** Nodes of one group at most (keeps shaders and their compile time small). @internal */
@@ -117,12 +118,17 @@ class FusedGroup implements DeferredWork {
         refs.push(`n${j}`);
         continue;
       }
-      const known = [...this.#views, ...newViews];
-      let i = known.findIndex((w) => bufferOf(w) === buf && sameView(w, v, output.shape));
+      const same = (w: TensorView) => bufferOf(w) === buf && sameView(w, v, output.shape);
+      let i = this.#views.findIndex(same);
+      if (i < 0) {
+        const j = newViews.findIndex(same);
+        if (j >= 0) i = this.#views.length + j;
+      }
       if (i < 0) {
         // One binding per buffer: its WGSL element type must fit every view of it.
-        if (known.some((w) => bufferOf(w) === buf && w.dtype !== v.dtype)) return undefined;
-        i = known.length;
+        const clash = (w: TensorView) => bufferOf(w) === buf && w.dtype !== v.dtype;
+        if (this.#views.some(clash) || newViews.some(clash)) return undefined;
+        i = this.#views.length + newViews.length;
         newViews.push(v);
         if (!this.#reads.has(buf)) newReads.add(buf);
       }
@@ -209,13 +215,11 @@ function recordFused(
     shape,
     operands.map((v) => v.strides),
   );
-  const rank = c.shape.length;
-  const per = 1 + rank;
-  const paramBase = 1 + rank + operands.length * per;
+  const L = stridedLayout(c.shape.length, operands.length);
   const paramAt: number[] = [];
   let nParams = 0;
   for (const nd of nodes) {
-    paramAt.push(paramBase + nParams);
+    paramAt.push(L.params + nParams);
     nParams += nd.def.params;
   }
   const readTypes: DType[] = [];
@@ -225,9 +229,9 @@ function recordFused(
   // types, which nodes are stored, and the rank.
   const key = `fused|${views.map((v, i) => `b${viewBinding[i]}:${v.dtype}`).join(',')}|${nodes
     .map((nd) => `${nd.op}(${nd.refs.map((r, k) => `${r}:${nd.inTypes[k]}`).join(',')})>${nd.outType}`)
-    .join(';')}|s${stored.join(',')}|r${rank}`;
+    .join(';')}|s${stored.join(',')}|r${L.rank}`;
   const pipeline = ctx.pipeline(key, () => {
-    const lines: string[] = [uniformDecl(paramBase + nParams), CAST_HELPERS];
+    const lines: string[] = [uniformDecl(L.params + nParams), CAST_HELPERS];
     if (nodes.some((nd) => nd.def.math === true)) lines.push(MATH);
     readTypes.forEach((t, b) => {
       lines.push(`@group(0) @binding(${b + 1}) var<storage, read> in${b}: array<${wgslType(t)}>;`);
@@ -238,22 +242,8 @@ function recordFused(
         `@group(0) @binding(${readTypes.length + k + 1}) var<storage, read_write> out${k}: array<${t}>;`,
       );
     });
-    const body: string[] = [
-      `let idx = gid.x + gid.y * nwg.x * ${WG}u;`,
-      `if (idx >= u32(${slot(0)})) { return; }`,
-    ];
-    if (rank > 0) body.push('var rem = idx;');
-    for (let d = rank - 1; d >= 0; d--) {
-      const size = `u32(${slot(1 + d)})`;
-      if (d === 0) body.push('let i0 = i32(rem);');
-      else body.push(`let i${d} = i32(rem % ${size}); rem = rem / ${size};`);
-    }
-    const addr = (o: number): string => {
-      const base = 1 + rank + o * per;
-      const terms = [slot(base)];
-      for (let d = 0; d < rank; d++) terms.push(`i${d} * ${slot(base + 1 + d)}`);
-      return terms.join(' + ');
-    };
+    const body = decodeIndex(L);
+    const addr = (o: number): string => operandAddress(L, o);
     views.forEach((_, i) => {
       body.push(`let x${i} = in${viewBinding[i]}[${addr(i)}];`);
     });
@@ -271,21 +261,14 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 }`;
   });
   const n = numelOf(shape);
-  const u = new Int32Array(paramBase + nParams);
-  u[0] = n;
-  for (let d = 0; d < rank; d++) u[1 + d] = c.shape[d]!;
-  operands.forEach((v, o) => {
-    const base = 1 + rank + o * per;
-    u[base] = v.offset;
-    for (let d = 0; d < rank; d++) u[base + 1 + d] = c.strides[o]![d]!;
-  });
+  const u = stridedUniforms(L, n, c, operands, nParams);
   nodes.forEach((nd, j) => {
     nd.params.forEach((p, q) => {
       u[paramAt[j]! + q] = p;
     });
   });
   const bindings: Binding[] = [
-    ...readTypes.map((_, b) => ({ buffer: [...reads.keys()][b]! })),
+    ...[...reads.keys()].map((buffer) => ({ buffer })),
     ...stored.map((j) => ({ buffer: nodes[j]!.buffer, write: true })),
   ];
   // Reads and stores are disjoint buffers (the join rules), so `dispatch` makes no snapshots.
@@ -315,14 +298,9 @@ export function fuseElementwise(
   attrs: KernelAttrs,
   plain: (enc: GPUCommandEncoder) => void,
 ): void {
-  let g = ctx.deferred;
-  if (!(g instanceof FusedGroup)) {
-    // Another kind of deferred work (none exists today) is recorded before this group replaces it.
-    if (g !== undefined && !g.empty) ctx.flush();
-    g = new FusedGroup(ctx);
-    ctx.deferred = g;
-  }
-  const group = g as FusedGroup;
+  // The context's only deferred work is this group (DeferredWork keeps context.ts free of fusion).
+  ctx.deferred ??= new FusedGroup(ctx);
+  const group = ctx.deferred as FusedGroup;
   let refs = group.refsFor(inputs, output);
   if (refs === undefined) {
     ctx.encoder(); // records the group

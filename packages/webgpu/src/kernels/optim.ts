@@ -21,66 +21,77 @@ const ENTRY = `@compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {`;
 const f = (k: number): string => `bitcast<f32>(${slot(k)})`;
 
-/** Uniforms: [n, gOff, mOff, vOff, beta1, 1 - beta1, beta2, 1 - beta2]. */
-const MOMENTS = `${uniformDecl(8)}
-@group(0) @binding(1) var<storage, read> g: array<f32>;
-@group(0) @binding(2) var<storage, read_write> m: array<f32>;
-@group(0) @binding(3) var<storage, read_write> v: array<f32>;
-${ENTRY}
-  ${INDEX}
-  let gi = g[${slot(1)} + i];
-  let mi = m[${slot(2)} + i] * ${f(4)} + ${f(5)} * gi;
-  m[${slot(2)} + i] = mi;
-  v[${slot(3)} + i] = v[${slot(3)} + i] * ${f(6)} + (gi * ${f(7)}) * gi;
-}`;
+/**
+ * Adam's shaders share one uniform layout: [n, pOff, gOff, mOff, vOff, xOff, beta1, 1 - beta1, beta2,
+ * 1 - beta2, sqrt(bias correction 2), eps, -step size], and the two halves below, so the one-pass and
+ * the two-pass forms run the same operations in the same order.
+ */
+const ADAM_UNIFORMS = 13;
+const P = slot(1);
+const G = slot(2);
+const M = slot(3);
+const V = slot(4);
+const X = slot(5);
 
-/** AMSGrad's max, NaN winning like torch.maximum (tested by bits: no fast-math folding). */
-const AMS_MAX = (x: string): string => `let xi = x[${x} + i];
+/** exp_avg.mul_(beta1).add_(grad, alpha = 1 - beta1); exp_avg_sq.mul_(beta2).add_(grad * (1 - beta2) * grad). */
+const MOMENTS_BODY = `let gi = g[${G} + i];
+  let mi = m[${M} + i] * ${f(6)} + ${f(7)} * gi;
+  m[${M} + i] = mi;
+  let vi = v[${V} + i] * ${f(8)} + (gi * ${f(9)}) * gi;
+  v[${V} + i] = vi;`;
+
+/** p += mi * -step_size / (sqrt(vv) / sqrt(bias_correction2) + eps); AMSGrad's max first (NaN wins like torch.maximum). */
+function stepBody(amsgrad: boolean): string {
+  const ams = `let xi = x[${X} + i];
   let xnan = (bitcast<u32>(xi) & 0x7fffffffu) > 0x7f800000u;
   if (xi > vv || xnan) { vv = xi; }
-  x[${x} + i] = vv;`;
-
-/**
- * Moments and step in one pass, the same operations in the same order as the two-pass kernels.
- * Uniforms: [n, pOff, gOff, mOff, vOff, xOff, beta1, 1 - beta1, beta2, 1 - beta2,
- * sqrt(bias correction 2), eps, -step size].
- */
-function adamShader(amsgrad: boolean): string {
-  return `${uniformDecl(13)}
-@group(0) @binding(1) var<storage, read_write> p: array<f32>;
-@group(0) @binding(2) var<storage, read> g: array<f32>;
-@group(0) @binding(3) var<storage, read_write> m: array<f32>;
-@group(0) @binding(4) var<storage, read_write> v: array<f32>;
-${amsgrad ? '@group(0) @binding(5) var<storage, read_write> x: array<f32>;' : ''}
-${ENTRY}
-  ${INDEX}
-  let gi = g[${slot(2)} + i];
-  let mi = m[${slot(3)} + i] * ${f(6)} + ${f(7)} * gi;
-  m[${slot(3)} + i] = mi;
-  let vi = v[${slot(4)} + i] * ${f(8)} + (gi * ${f(9)}) * gi;
-  v[${slot(4)} + i] = vi;
-  var vv = vi;
-  ${amsgrad ? AMS_MAX(slot(5)) : ''}
+  x[${X} + i] = vv;`;
+  return `var vv = vi;
+  ${amsgrad ? ams : ''}
   let denom = sqrt(vv) / ${f(10)} + ${f(11)};
-  p[${slot(1)} + i] = p[${slot(1)} + i] + (mi * ${f(12)}) / denom;
+  p[${P} + i] = p[${P} + i] + (mi * ${f(12)}) / denom;`;
+}
+
+const binding = (i: number, name: string, write: boolean): string =>
+  `@group(0) @binding(${i}) var<storage, ${write ? 'read_write' : 'read'}> ${name}: array<f32>;`;
+
+/** Moments and step in one pass: param, grad, exp_avg, exp_avg_sq (and max_exp_avg_sq). */
+function adamShader(amsgrad: boolean): string {
+  return `${uniformDecl(ADAM_UNIFORMS)}
+${binding(1, 'p', true)}
+${binding(2, 'g', false)}
+${binding(3, 'm', true)}
+${binding(4, 'v', true)}
+${amsgrad ? binding(5, 'x', true) : ''}
+${ENTRY}
+  ${INDEX}
+  ${MOMENTS_BODY}
+  ${stepBody(amsgrad)}
 }`;
 }
 
-/** Uniforms: [n, pOff, mOff, vOff, xOff, sqrt(bias correction 2), eps, -step size]. */
-function stepShader(amsgrad: boolean): string {
-  return `${uniformDecl(8)}
-@group(0) @binding(1) var<storage, read_write> p: array<f32>;
-@group(0) @binding(2) var<storage, read> m: array<f32>;
-@group(0) @binding(3) var<storage, read> v: array<f32>;
-${amsgrad ? '@group(0) @binding(4) var<storage, read_write> x: array<f32>;' : ''}
+/** Two-pass form, first pass: grad, exp_avg, exp_avg_sq. */
+const MOMENTS = `${uniformDecl(ADAM_UNIFORMS)}
+${binding(1, 'g', false)}
+${binding(2, 'm', true)}
+${binding(3, 'v', true)}
 ${ENTRY}
   ${INDEX}
-  var vv = v[${slot(3)} + i];
-  ${amsgrad ? AMS_MAX(slot(4)) : ''}
-  let denom = sqrt(vv) / ${f(5)} + ${f(6)};
-  p[${slot(1)} + i] = p[${slot(1)} + i] + (m[${slot(2)} + i] * ${f(7)}) / denom;
+  ${MOMENTS_BODY}
 }`;
-}
+
+/** Two-pass form (AMSGrad on 4-binding devices), second pass: param, exp_avg, exp_avg_sq, max_exp_avg_sq. */
+const AMSGRAD_STEP = `${uniformDecl(ADAM_UNIFORMS)}
+${binding(1, 'p', true)}
+${binding(2, 'm', false)}
+${binding(3, 'v', false)}
+${binding(4, 'x', true)}
+${ENTRY}
+  ${INDEX}
+  let mi = m[${M} + i];
+  let vi = v[${V} + i];
+  ${stepBody(true)}
+}`;
 
 /** Uniforms: [n, pOff, gOff, bOff, hasBuffer, init, nesterov, -lr, momentum, 1 - dampening]. */
 const SGD = `${uniformDecl(10)}
@@ -118,15 +129,17 @@ export function optimKernels(ctx: GpuContext): Array<[string, Kernel]> {
     const amsgrad = x !== undefined;
     const enc = ctx.encoder();
     const temps: Array<{ buffer: GPUBuffer; bytes: number }> = [];
-    const [b1, c1, b2, c2] = [beta1, 1 - beta1, beta2, 1 - beta2].map(f32AsI32) as [
-      number,
-      number,
-      number,
-      number,
-    ];
-    const sqrtBc2 = f32AsI32(Math.sqrt(1 - beta2 ** step));
-    const eps = f32AsI32(num(attrs, 'eps'));
-    const negStep = f32AsI32(-stepSize);
+    const u = Int32Array.of(
+      n,
+      p.offset,
+      g.offset,
+      m.offset,
+      v.offset,
+      x?.offset ?? 0,
+      ...[beta1, 1 - beta1, beta2, 1 - beta2, Math.sqrt(1 - beta2 ** step), num(attrs, 'eps'), -stepSize].map(
+        f32AsI32,
+      ),
+    );
     if (!amsgrad || storageBindings >= 5) {
       const bindings = [
         { buffer: buf(p), write: true },
@@ -138,46 +151,34 @@ export function optimKernels(ctx: GpuContext): Array<[string, Kernel]> {
       ctx.dispatch(
         enc,
         ctx.pipeline(`optim|adam|${amsgrad ? 1 : 0}`, () => adamShader(amsgrad)),
-        Int32Array.of(
-          n,
-          p.offset,
-          g.offset,
-          m.offset,
-          v.offset,
-          x?.offset ?? 0,
-          b1,
-          c1,
-          b2,
-          c2,
-          sqrtBc2,
-          eps,
-          negStep,
-        ),
+        u,
         bindings,
         groups(n),
         temps,
       );
-      ctx.submit(enc, temps);
-      return;
+    } else {
+      ctx.dispatch(
+        enc,
+        ctx.pipeline('optim|adam-moments', () => MOMENTS),
+        u,
+        [{ buffer: buf(g) }, { buffer: buf(m), write: true }, { buffer: buf(v), write: true }],
+        groups(n),
+        temps,
+      );
+      ctx.dispatch(
+        enc,
+        ctx.pipeline('optim|adam-step|1', () => AMSGRAD_STEP),
+        u,
+        [
+          { buffer: buf(p), write: true },
+          { buffer: buf(m) },
+          { buffer: buf(v) },
+          { buffer: buf(x), write: true },
+        ],
+        groups(n),
+        temps,
+      );
     }
-    ctx.dispatch(
-      enc,
-      ctx.pipeline('optim|adam-moments', () => MOMENTS),
-      Int32Array.of(n, g.offset, m.offset, v.offset, b1, c1, b2, c2),
-      [{ buffer: buf(g) }, { buffer: buf(m), write: true }, { buffer: buf(v), write: true }],
-      groups(n),
-      temps,
-    );
-    const bindings = [{ buffer: buf(p), write: true }, { buffer: buf(m) }, { buffer: buf(v) }];
-    if (x !== undefined) bindings.push({ buffer: buf(x), write: true });
-    ctx.dispatch(
-      enc,
-      ctx.pipeline(`optim|adam-step|${amsgrad ? 1 : 0}`, () => stepShader(amsgrad)),
-      Int32Array.of(n, p.offset, m.offset, v.offset, x?.offset ?? 0, sqrtBc2, eps, negStep),
-      bindings,
-      groups(n),
-      temps,
-    );
     ctx.submit(enc, temps);
   };
 

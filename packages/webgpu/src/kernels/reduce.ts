@@ -256,6 +256,11 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>,
         @builtin(num_workgroups) nwg: vec3<u32>) {`;
   const id = identity(op, accD);
+  // Both variants: the bindings, the partials array, and each thread's strided fold into `s`.
+  const start = `${head}
+var<workgroup> part: array<${acc}, ${TREE_WG}>;
+${sig}
+  ${fold}`;
   if (subgroups) {
     // Subgroups may hold 4..128 lanes, be only partly filled (a subgroup larger than the workgroup) and
     // need not be contiguous in lid, so lanes are ranked among the active ones (subgroupExclusiveAdd)
@@ -264,10 +269,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     // folds all TREE_WG slots (TREE_WG / lanes each) and combines them: the same result in each, of
     // which lane lid 0 stores one. No workgroup-wide tree, one barrier instead of log2(TREE_WG) + 1.
     return `enable subgroups;
-${head}
-var<workgroup> part: array<${acc}, ${TREE_WG}>;
-${sig}
-  ${fold}
+${start}
   let lane = subgroupExclusiveAdd(1u);
   let lanes = subgroupAdd(1u);
   let mine = ${subgroupCombine(op, accD, 's')};
@@ -279,10 +281,7 @@ ${sig}
   if (lid == 0u) { y[u32(${slot(1)}) + w] = ${out('total')}; }
 }`;
   }
-  return `${head}
-var<workgroup> part: array<${acc}, ${TREE_WG}>;
-${sig}
-  ${fold}
+  return `${start}
   part[lid] = s;
   workgroupBarrier();
   for (var stride = ${TREE_WG / 2}u; stride > 0u; stride = stride >> 1u) {
