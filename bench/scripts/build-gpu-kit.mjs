@@ -1,5 +1,5 @@
 // Bundles src/gpu.ts (the GPU mode of the benchmark) into one .mjs with the workspace packages inlined
-// (from their TypeScript sources) and `webgpu` left external, copies torch_gpu.py beside it, and packs
+// (from their TypeScript sources) and `webgpu` left external, copies torch_gpu.py and torch_models.py beside it, and packs
 // both with ../shared/tools/make-gpu-kit.sh into .gpukit/ at the project root. Then, on the GPU machine:
 //   bash .gpukit/run.sh app/gpu.mjs            (or --quick, --memory-steps=N)
 // Run from anywhere: `pnpm --filter @gradfolio/bench bench:gpu-kit`.
@@ -30,10 +30,14 @@ await esbuild.build({
   },
   logLevel: 'warning',
 });
-copyFileSync(join(bench, 'src', 'torch_gpu.py'), join(out, 'torch_gpu.py'));
+for (const py of ['torch_gpu.py', 'torch_models.py']) copyFileSync(join(bench, 'src', py), join(out, py));
 const kit = join(root, '..', 'shared', 'tools', 'make-gpu-kit.sh');
-const r = spawnSync('bash', [kit, 'dist-bench/gpu.mjs', 'dist-bench/torch_gpu.py'], {
-  cwd: root,
-  stdio: 'inherit',
-});
+const r = spawnSync(
+  'bash',
+  [kit, 'dist-bench/gpu.mjs', 'dist-bench/torch_gpu.py', 'dist-bench/torch_models.py'],
+  {
+    cwd: root,
+    stdio: 'inherit',
+  },
+);
 process.exit(r.status ?? 1);

@@ -14,6 +14,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from torch_models import CloseModel, PortfolioModel, neg_sharpe
+
 
 def median(fn, runs, warmup, sync):
     for _ in range(warmup):
@@ -27,28 +29,6 @@ def median(fn, runs, warmup, sync):
         times.append((time.perf_counter() - t0) * 1e3)
     times.sort()
     return times[len(times) // 2]
-
-
-class Portfolio(nn.Module):
-    def __init__(self, f, h, assets):
-        super().__init__()
-        self.lstm = nn.LSTM(f, h, batch_first=True)
-        self.fc = nn.Linear(h, assets)
-
-    def forward(self, x):
-        _, (hn, _) = self.lstm(x)
-        return torch.softmax(self.fc(hn[-1]), dim=1)
-
-
-class Close(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.lstm = nn.LSTM(1, 4, batch_first=True)
-        self.fc = nn.Linear(4, 1)
-
-    def forward(self, x):
-        _, (hn, _) = self.lstm(x)
-        return self.fc(hn[-1])
 
 
 def main():
@@ -65,22 +45,21 @@ def main():
     b = torch.randn(n, n, device=dev)
     out['matmul_ms'] = median(lambda: a @ b, 3 if quick else 20, 2, sync)
 
-    model = Portfolio(cfg['F'], cfg['H'], 4).to(dev)
+    model = PortfolioModel(cfg['F'], cfg['H'], 4).to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     x = torch.randn(cfg['B'], cfg['T'], cfg['F'], device=dev)
     r = torch.randn(cfg['B'], 4, device=dev) * 0.01
 
     def step():
         opt.zero_grad()
-        port = (model(x) * r).sum(1)
-        loss = -(port.mean() / port.std())
+        loss = neg_sharpe(model(x), r)
         loss.backward()
         opt.step()
         return loss.item()
 
     out['step_ms'] = median(step, 5 if quick else 50, 5, sync)
 
-    close = Close().to(dev)
+    close = CloseModel().to(dev)
     opt0 = torch.optim.Adam(close.parameters(), lr=1e-3)
     xs = torch.randn(cfg['windows'], 7, 1, device=dev)
     ys = torch.randn(cfg['windows'], 1, device=dev)

@@ -21,32 +21,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-
-class CloseModel(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.lstm = nn.LSTM(1, 4, batch_first=True)
-        self.fc = nn.Linear(4, 1)
-
-    def forward(self, x):
-        _, (hn, _) = self.lstm(x)
-        return self.fc(hn[-1])
-
-
-class PortfolioModel(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.lstm = nn.LSTM(8, 64, batch_first=True)
-        self.fc = nn.Linear(64, 4)
-
-    def forward(self, x):
-        _, (hn, _) = self.lstm(x)
-        return torch.softmax(self.fc(hn[-1]), dim=1)
-
-
-def neg_sharpe(weights, next_returns):
-    port = (weights * next_returns).sum(1)
-    return -(port.mean() / port.std())
+from torch_models import CloseModel, PortfolioModel, neg_sharpe
 
 
 def median(fn, runs, warmup):
