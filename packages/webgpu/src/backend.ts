@@ -49,7 +49,16 @@ export interface WebGPUBackend extends Backend {
    * ```
    */
   startProfile(): void;
-  /** Ends the profile {@link startProfile} began: GPU time per kernel, dispatches, submits, wall time. */
+  /**
+   * Ends the profile {@link startProfile} began: GPU time per kernel, dispatches, submits, wall time.
+   * Throws `INVALID_ARGUMENT` when no profile was started.
+   *
+   * @example
+   * ```ts
+   * const p = await gpu.endProfile();
+   * if (p.gpuMs < 0.5 * p.wallMs) console.log('host-bound:', p.dispatches, 'dispatches', p.submits, 'submits');
+   * ```
+   */
   endProfile(): Promise<WebGPUProfile>;
   /** The per-device state (pool, pipelines, feature switches) the kernels share. @internal */
   readonly context: GpuContext;
